@@ -1,0 +1,186 @@
+"""Rendered profiles: areas, widths, the Kα doublet, shifts, texture, determinism, finiteness."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from pymatgen.core import Lattice, Structure
+
+from xrdnet.simulate import ProfileConfig, XRDSimulator
+from xrdnet.simulate.profiles import render_peaks
+
+from ..conftest import cubic
+
+FIXED = dict(  # a deterministic instrument: every range collapsed to one value
+    eta=(0.5, 0.5),
+    caglioti_u_deg2=(0.01, 0.01),
+    caglioti_v_deg2=(-0.005, -0.005),
+    caglioti_w_deg2=(0.004, 0.004),
+    crystallite_size_nm=(1e7, 1e7),  # Scherrer broadening negligible
+    kalpha2=False,
+)
+
+
+def local_peak(x, y, center, half_width=0.6):
+    sel = (x > center - half_width) & (x < center + half_width)
+    return x[sel], y[sel]
+
+
+def fwhm_of(x, y):
+    """FWHM by linear interpolation of the half-maximum crossings of a single peak."""
+    i = int(np.argmax(y))
+    half = y[i] / 2
+    left = np.flatnonzero(y[:i] < half)[-1]
+    right = i + np.flatnonzero(y[i:] < half)[0]
+    xl = np.interp(half, [y[left], y[left + 1]], [x[left], x[left + 1]])
+    xr = np.interp(half, [y[right], y[right - 1]], [x[right], x[right - 1]])
+    return xr - xl
+
+
+def test_render_peaks_conserves_area_even_below_the_step():
+    center = torch.tensor([[20.0, 40.123, 60.5]], dtype=torch.float64)
+    fwhm = torch.tensor([[0.004, 0.05, 0.3]])  # first one narrower than the 0.01° step
+    area = torch.tensor([[1.0, 2.0, 3.0]])
+    out = render_peaks(center, fwhm, area, torch.tensor([0.5]), 5.0, 0.01, 8501, 10.0, 1 << 20)
+    assert float(out.sum()) == pytest.approx(6.0, rel=1e-5)
+    x = 5.0 + 0.01 * np.arange(8501)
+    for c, a in zip([20.0, 40.123, 60.5], [1, 2, 3]):
+        sel = np.abs(x - c) < 9.9  # peaks are 20° apart: take everything of each
+        assert float(out[0, sel].sum()) == pytest.approx(a, rel=1e-4)
+
+
+def test_peak_areas_proportional_to_stick_intensities(nacl):
+    sim = XRDSimulator(profile=ProfileConfig(**FIXED))
+    pattern = sim.patterns([nacl], seed=3)[0].numpy().astype(np.float64)
+    x = sim.two_theta_deg().numpy()
+    sticks = sim.peaks([nacl])[0]
+    areas = np.array([local_peak(x, pattern, c, 0.5)[1].sum() for c in sticks.two_theta_deg])
+    strong = sticks.intensity > 5  # isolated NaCl lines; weak ones sit on others' far tails
+    np.testing.assert_allclose(areas[strong] / areas[strong].max(), sticks.intensity[strong] / 100.0, rtol=0.02)
+
+
+@pytest.mark.parametrize("u, v, w", [(0.01, -0.005, 0.004), (0.02, 0.0, 0.002)])
+def test_fwhm_follows_caglioti(u, v, w):
+    cfg = ProfileConfig(**{**FIXED, "caglioti_u_deg2": (u, u), "caglioti_v_deg2": (v, v), "caglioti_w_deg2": (w, w)})
+    cu = cubic("Fm-3m", 3.615, ["Cu"], [[0, 0, 0]])  # well-separated fcc lines up to 2θ = 150°
+    sim = XRDSimulator(two_theta_range=(30, 150), step=0.002, profile=cfg)
+    pattern = sim.patterns([cu])[0].numpy()
+    x = sim.two_theta_deg().numpy()
+    for center in sim.peaks([cu])[0].two_theta_deg:
+        if center > 148:
+            continue
+        tan = math.tan(math.radians(center / 2))
+        expected = math.sqrt(u * tan * tan + v * tan + w)
+        measured = fwhm_of(*local_peak(x, pattern, center, 4 * expected))
+        assert measured == pytest.approx(expected, rel=0.02), center
+
+
+def test_scherrer_broadening_adds_in_quadrature():
+    size_nm = 20.0
+    cfg = ProfileConfig(**{**FIXED, "crystallite_size_nm": (size_nm, size_nm)})
+    cu = cubic("Fm-3m", 3.615, ["Cu"], [[0, 0, 0]])
+    sim = XRDSimulator(step=0.002, profile=cfg)
+    pattern = sim.patterns([cu])[0].numpy()
+    x = sim.two_theta_deg().numpy()
+    center = sim.peaks([cu])[0].two_theta_deg[0]
+    theta = math.radians(center / 2)
+    tan = math.tan(theta)
+    instrument2 = 0.01 * tan * tan - 0.005 * tan + 0.004
+    size = math.degrees(0.9 * sim.wavelength_angstrom / (size_nm * 10 * math.cos(theta)))
+    assert fwhm_of(*local_peak(x, pattern, center, 1.0)) == pytest.approx(math.sqrt(instrument2 + size**2), rel=0.02)
+
+
+def test_kalpha2_lands_where_bragg_puts_it():
+    cfg = ProfileConfig(**{**FIXED, "kalpha2": True, "caglioti_u_deg2": (0.0, 0.0), "caglioti_v_deg2": (0.0, 0.0),
+                           "caglioti_w_deg2": (0.0004, 0.0004)})
+    cu = cubic("Fm-3m", 3.615, ["Cu"], [[0, 0, 0]])
+    sim = XRDSimulator(two_theta_range=(30, 120), step=0.002, profile=cfg)
+    lam1, lam2 = sim.radiation.kalpha1_angstrom, sim.radiation.kalpha2_angstrom
+    pattern = sim.patterns([cu])[0].numpy()
+    x = sim.two_theta_deg().numpy()
+    d = 3.615 / math.sqrt(3 * 3 + 1 + 1)  # (311), where the doublet is well split
+    tt1 = math.degrees(2 * math.asin(lam1 / (2 * d)))
+    tt2 = math.degrees(2 * math.asin(lam2 / (2 * d)))
+    for expected, height in [(tt1, 1.0), (tt2, 0.5)]:
+        xs, ys = local_peak(x, pattern, expected, 0.05)
+        assert abs(xs[np.argmax(ys)] - expected) <= 0.002
+    ratio = local_peak(x, pattern, tt2, 0.03)[1].max() / local_peak(x, pattern, tt1, 0.03)[1].max()
+    assert ratio == pytest.approx(0.5, abs=0.03)
+
+
+def test_zero_shift_and_displacement_move_peaks_as_the_formula_says():
+    shift, disp, radius = 0.05, 0.2, 240.0
+    cfg = ProfileConfig(**{**FIXED, "zero_shift_deg": (shift, shift), "sample_displacement_mm": (disp, disp),
+                           "goniometer_radius_mm": radius})
+    cu = cubic("Fm-3m", 3.615, ["Cu"], [[0, 0, 0]])
+    sim = XRDSimulator(step=0.001, profile=cfg)
+    pattern = sim.patterns([cu])[0].numpy()
+    x = sim.two_theta_deg().numpy()
+    for c in sim.peaks([cu])[0].two_theta_deg:
+        expected = c + shift + math.degrees(-2 * disp * math.cos(math.radians(c / 2)) / radius)
+        xs, ys = local_peak(x, pattern, expected, 0.1)
+        assert abs(xs[np.argmax(ys)] - expected) <= 0.0015
+
+
+def test_march_dollase_plates_enhance_00l():
+    """Platy texture along c* (r < 1) strengthens (00l) against (hk0) in a tetragonal crystal."""
+    s = Structure(Lattice.tetragonal(3.0, 7.0), ["Ti", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    base = dict(FIXED)
+    sim_plain = XRDSimulator(profile=ProfileConfig(**base))
+    x = sim_plain.two_theta_deg().numpy()
+    tt_001 = math.degrees(2 * math.asin(sim_plain.wavelength_angstrom / (2 * 7.0)))
+    tt_100 = math.degrees(2 * math.asin(sim_plain.wavelength_angstrom / (2 * 3.0)))
+    ratios = []
+    for r in (1.0, 0.6):
+        sim = XRDSimulator(profile=ProfileConfig(**{**base, "march_dollase_r": (r, r)}))
+        found = False
+        for seed in range(40):  # the texture direction is drawn: find a pattern textured along (001)
+            from xrdnet.simulate.profiles import sample_parameters
+
+            if int(sample_parameters(sim.profile, seed, torch.tensor([0])).texture_direction[0]) == 0:
+                found = True
+                break
+        assert found
+        p = sim.patterns([s], seed=seed)[0].numpy()
+        ratios.append(local_peak(x, p, tt_001, 0.3)[1].sum() / local_peak(x, p, tt_100, 0.3)[1].sum())
+    assert ratios[1] > 1.5 * ratios[0]
+
+
+def test_same_seed_same_tensor_and_chunking_independent(nacl):
+    cfg = ProfileConfig(march_dollase_r=(0.7, 1.3), background_level=(0.01, 0.1), peak_counts=(1e3, 1e5),
+                        zero_shift_deg=(-0.05, 0.05), sample_displacement_mm=(-0.1, 0.1))
+    cu = cubic("Fm-3m", 3.615, ["Cu"], [[0, 0, 0]])
+    sim = XRDSimulator(profile=cfg)
+    a = sim.patterns([nacl, cu], seed=7, patterns_per_structure=3)
+    b = sim.patterns([nacl, cu], seed=7, patterns_per_structure=3)
+    c = sim.patterns([nacl, cu], seed=8, patterns_per_structure=3)
+    assert torch.equal(a, b)
+    assert not torch.allclose(a, c)
+    # pattern 4 (second of Cu) rendered alone, with its global id, is the same pattern
+    alone = XRDSimulator(profile=cfg, max_entries=1 << 14).patterns([cu], seed=7, patterns_per_structure=3,
+                                                                    pattern_ids=[3, 4, 5])
+    torch.testing.assert_close(alone, a[3:], rtol=1e-5, atol=1e-6)
+    # the three patterns of one structure differ from one another
+    assert not torch.allclose(a[0], a[1])
+
+
+def test_no_nan_with_extreme_effects(reference_records):
+    cfg = ProfileConfig(eta=(0.0, 1.0), caglioti_u_deg2=(0.0, 0.1), caglioti_v_deg2=(-0.05, 0.0),
+                        caglioti_w_deg2=(0.0, 0.05), crystallite_size_nm=(2.0, 1e4), march_dollase_r=(0.3, 3.0),
+                        zero_shift_deg=(-0.5, 0.5), sample_displacement_mm=(-0.5, 0.5), background_level=(0.0, 2.0),
+                        peak_counts=(10.0, 1e6))
+    structures = [r["structure"] for r in reference_records[:20]]
+    out = XRDSimulator(profile=cfg).patterns(structures, seed=1, patterns_per_structure=2)
+    assert torch.isfinite(out).all()
+    np.testing.assert_allclose(out.max(dim=1).values.numpy(), 1.0, rtol=1e-6)
+    assert (out >= 0).all()
+
+
+def test_profile_config_rejects_bad_ranges():
+    with pytest.raises(ValueError, match="eta"):
+        ProfileConfig(eta=(0.5, 1.5))
+    with pytest.raises(ValueError, match="low <= high"):
+        ProfileConfig(caglioti_w_deg2=(0.01, 0.001))

@@ -1,0 +1,347 @@
+r"""Render stick patterns onto the 2θ grid with what a diffractometer and a real powder add.
+
+Per pattern, each effect's parameter is drawn from a range in ``ProfileConfig`` with the counter-based
+generator (``xrdnet.simulate.rng``), so one structure gives many different patterns and pattern i
+looks the same however the work is split.
+
+Physics, per reflection at Bragg angle θ (2θ in degrees unless marked):
+
+* Preferred orientation (March-Dollase): I ← I · (r² cos²α + sin²α / r)^(-3/2), α the angle between
+  the reflection's g and the preferred plane normal (a random low-index direction). It acts on the
+  unmerged reflections, since symmetry-equivalent reflections make different angles with it, and
+  its average over the sphere is 1, so r = 1 is "no texture".
+* Kα doublet: the sticks are computed at Kα1; each peak gets a Kα2 twin at
+  2θ₂ = 2 asin(λ₂/λ₁ · sin θ₁) with intensity × ratio (≈ 0.5).
+* Shifts: zero error adds a constant; sample displacement s (mm) on a goniometer of radius R moves a
+  peak by Δ2θ = -2 s cos θ / R (radians).
+* Width: Caglioti FWHM² = U tan²θ + V tan θ + W (deg²) for the instrument, Scherrer
+  FWHM = K λ / (L cos θ) (radians, L the crystallite size) for the sample, combined in quadrature.
+* Shape: pseudo-Voigt, η · Lorentzian + (1-η) · Gaussian of equal FWHM, integrated over each grid
+  bin (so peaks narrower than the step keep their area), truncated at ``window_fwhm`` FWHMs either
+  side and renormalised so the rendered area equals the stick intensity exactly.
+* Background: a smooth random Chebyshev polynomial, non-negative, at ``background_level`` of the
+  strongest peak.
+* Counting noise: the pattern is scaled to ``peak_counts`` at its maximum and each point drawn as
+  λ + √λ·z (the normal limit of Poisson statistics, floored at 0; exact enough above ~10 counts,
+  and counter-based like every other draw).
+* Finally each pattern is divided by its maximum (max = 1).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import torch
+
+from xrdnet.simulate import rng
+from xrdnet.simulate.reflections import reciprocal_lattice
+from xrdnet.simulate.sticks import Sticks
+from xrdnet.simulate.wavelengths import Radiation
+
+Range = tuple[float, float]
+
+# Low-index plane normals (as reciprocal-lattice vectors) that preferred orientation picks from.
+_TEXTURE_DIRECTIONS = ((0, 0, 1), (1, 0, 0), (0, 1, 0), (1, 1, 0), (1, 0, 1), (0, 1, 1), (1, 1, 1))
+_FWHM_FLOOR_DEG = 1e-3
+
+
+@dataclass(frozen=True)
+class ProfileConfig:
+    """Ranges of the per-pattern profile effects; each pattern draws every value uniformly in its range
+    (log-uniformly for crystallite size and counts). A range with equal ends is a fixed value.
+
+    The defaults give clean laboratory patterns (Bragg-Brentano, Cu Kα doublet, realistic widths, no
+    texture, background or noise); ``configs/experimental.yaml`` holds the augmentation ranges.
+    """
+
+    eta: Range = (0.3, 0.7)  # pseudo-Voigt Lorentzian fraction
+    caglioti_u_deg2: Range = (0.002, 0.012)
+    caglioti_v_deg2: Range = (-0.004, 0.0)
+    caglioti_w_deg2: Range = (0.001, 0.004)
+    crystallite_size_nm: Range = (100.0, 1000.0)
+    scherrer_k: float = 0.9
+    kalpha2: bool = True  # render the Kα1/Kα2 doublet when the anode has one
+    kalpha2_ratio: Range = (0.5, 0.5)
+    zero_shift_deg: Range = (0.0, 0.0)
+    sample_displacement_mm: Range = (0.0, 0.0)
+    goniometer_radius_mm: float = 240.0
+    march_dollase_r: Range = (1.0, 1.0)  # 1 = random powder
+    background_level: Range = (0.0, 0.0)  # background maximum / strongest peak
+    background_degree: int = 4
+    peak_counts: Range = (0.0, 0.0)  # counts at the strongest point; 0 = no noise
+    window_fwhm: float = 10.0  # render each peak over ± this many FWHM
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                if len(value) != 2 or value[0] > value[1]:
+                    raise ValueError(f"ProfileConfig.{f.name} must be a (low, high) range with low <= high, got {value}")
+        checks = [
+            ("eta", 0.0 <= self.eta[0] and self.eta[1] <= 1.0, "within [0, 1]"),
+            ("crystallite_size_nm", self.crystallite_size_nm[0] > 0, "positive"),
+            ("march_dollase_r", self.march_dollase_r[0] > 0, "positive"),
+            ("kalpha2_ratio", self.kalpha2_ratio[0] >= 0, "non-negative"),
+            ("background_level", self.background_level[0] >= 0, "non-negative"),
+            ("peak_counts", self.peak_counts[0] >= 0 and (self.peak_counts[0] > 0) == (self.peak_counts[1] > 0),
+             "non-negative, and both zero (no noise) or both positive"),
+            ("window_fwhm", self.window_fwhm >= 2.0, ">= 2"),
+            ("background_degree", 0 <= self.background_degree <= 12, "in 0..12"),
+            ("goniometer_radius_mm", self.goniometer_radius_mm > 0, "positive"),
+        ]
+        for name, ok, what in checks:
+            if not ok:
+                raise ValueError(f"ProfileConfig.{name} must be {what}, got {getattr(self, name)}")
+
+
+@dataclass
+class ProfileParameters:
+    """The values drawn for P patterns, each ``[P]`` float32 (``texture_direction`` int64)."""
+
+    eta: torch.Tensor
+    u: torch.Tensor
+    v: torch.Tensor
+    w: torch.Tensor
+    size_nm: torch.Tensor
+    kalpha2_ratio: torch.Tensor
+    zero_shift_deg: torch.Tensor
+    displacement_mm: torch.Tensor
+    march_dollase_r: torch.Tensor
+    texture_direction: torch.Tensor
+    background_level: torch.Tensor
+    peak_counts: torch.Tensor
+
+
+def _draw(seed: int, ids: torch.Tensor, stream: int, bounds: Range, log: bool = False) -> torch.Tensor:
+    lo, hi = bounds
+    u = rng.uniform(seed, ids, stream, 1, torch.float64)[:, 0]
+    if lo == hi:
+        return torch.full_like(u, lo, dtype=torch.float32)
+    if log and lo > 0:
+        return torch.exp(math.log(lo) + u * (math.log(hi) - math.log(lo))).to(torch.float32)
+    return (lo + u * (hi - lo)).to(torch.float32)
+
+
+def sample_parameters(config: ProfileConfig, seed: int, pattern_ids: torch.Tensor) -> ProfileParameters:
+    """Draw every effect's value for patterns ``pattern_ids [P]`` (stream numbers are fixed forever)."""
+    ids = pattern_ids
+    return ProfileParameters(
+        eta=_draw(seed, ids, 1, config.eta),
+        u=_draw(seed, ids, 2, config.caglioti_u_deg2),
+        v=_draw(seed, ids, 3, config.caglioti_v_deg2),
+        w=_draw(seed, ids, 4, config.caglioti_w_deg2),
+        size_nm=_draw(seed, ids, 5, config.crystallite_size_nm, log=True),
+        kalpha2_ratio=_draw(seed, ids, 6, config.kalpha2_ratio),
+        zero_shift_deg=_draw(seed, ids, 7, config.zero_shift_deg),
+        displacement_mm=_draw(seed, ids, 8, config.sample_displacement_mm),
+        march_dollase_r=_draw(seed, ids, 9, config.march_dollase_r),
+        texture_direction=(rng.uniform(seed, ids, 10, 1)[:, 0] * len(_TEXTURE_DIRECTIONS)).long().clamp(
+            max=len(_TEXTURE_DIRECTIONS) - 1
+        ),
+        background_level=_draw(seed, ids, 11, config.background_level),
+        peak_counts=_draw(seed, ids, 12, config.peak_counts, log=True),
+    )
+
+
+def march_dollase_intensity(
+    sticks: Sticks, lattice: torch.Tensor, owner: torch.Tensor, params: ProfileParameters
+) -> torch.Tensor:
+    """Per-pattern merged peak intensities with March-Dollase texture applied to unmerged reflections.
+
+    Args:
+        sticks: unmerged ``[B, H]`` and merged ``[B, M]`` data of the structures.
+        lattice: ``[B, 3, 3]`` Å.
+        owner: ``[P]`` structure row of each pattern.
+
+    Returns:
+        ``[P, M]`` float32 intensities.
+    """
+    n_peaks = sticks.peak_intensity.shape[1]
+    r = params.march_dollase_r.to(torch.float64)
+    if bool((r == 1.0).all()):
+        return sticks.peak_intensity[owner].to(torch.float32)
+    recip = reciprocal_lattice(lattice.to(torch.float64))
+    metric = (recip @ recip.transpose(-1, -2))[owner]  # [P, 3, 3]
+    direction = torch.tensor(_TEXTURE_DIRECTIONS, dtype=torch.float64, device=owner.device)[params.texture_direction]
+    hkl = sticks.hkl[owner].to(torch.float64)  # [P, H, 3]
+    g_dot_d = torch.einsum("phi,pij,pj->ph", hkl, metric, direction)
+    g_norm = torch.sqrt(torch.einsum("phi,pij,phj->ph", hkl, metric, hkl).clamp(min=1e-30))
+    d_norm = torch.sqrt(torch.einsum("pi,pij,pj->p", direction, metric, direction))
+    cos2 = (g_dot_d / (g_norm * d_norm.unsqueeze(1))).clamp(-1.0, 1.0) ** 2
+    r_ = r.unsqueeze(1)
+    weight = (r_ * r_ * cos2 + (1.0 - cos2) / r_) ** -1.5  # [P, H]
+    intensity = sticks.intensity[owner] * weight
+    index = sticks.peak_index[owner].clamp(min=0)
+    out = torch.zeros(len(owner), n_peaks, dtype=torch.float64, device=owner.device)
+    out.scatter_add_(1, index, torch.where(sticks.mask[owner], intensity, 0.0))
+    return out.to(torch.float32)
+
+
+def peak_fwhm_deg(two_theta_deg: torch.Tensor, params: ProfileParameters, wavelength_angstrom: float,
+                  scherrer_k: float) -> torch.Tensor:
+    """FWHM (degrees) of peaks at ``two_theta_deg [P, M]``: Caglioti and Scherrer in quadrature."""
+    theta = torch.deg2rad(two_theta_deg.to(torch.float32) / 2.0)
+    tan = torch.tan(theta)
+    cag2 = params.u[:, None] * tan * tan + params.v[:, None] * tan + params.w[:, None]
+    size_angstrom = 10.0 * params.size_nm[:, None]
+    scherrer = torch.rad2deg(scherrer_k * wavelength_angstrom / (size_angstrom * torch.cos(theta)))
+    return torch.sqrt(cag2.clamp(min=0.0) + scherrer * scherrer).clamp(min=_FWHM_FLOOR_DEG)
+
+
+def pseudo_voigt_bins(offset_edges_deg: torch.Tensor, fwhm_deg: torch.Tensor, eta: torch.Tensor) -> torch.Tensor:
+    """Fraction of a unit-area pseudo-Voigt falling in each bin.
+
+    Args:
+        offset_edges_deg: ``[..., W+1]`` bin edges relative to the peak centre.
+        fwhm_deg: ``[...]``.
+        eta: ``[...]`` Lorentzian fraction.
+
+    Returns:
+        ``[..., W]`` bin fractions (sum ≤ 1; the tails beyond the window are missing).
+    """
+    fwhm = fwhm_deg.unsqueeze(-1)
+    sigma = fwhm / (2.0 * math.sqrt(2.0 * math.log(2.0)))
+    gamma = fwhm / 2.0
+    cdf_g = 0.5 * torch.erf(offset_edges_deg / (sigma * math.sqrt(2.0)))
+    cdf_l = torch.atan(offset_edges_deg / gamma) / math.pi
+    e = eta.unsqueeze(-1)
+    cdf = e * cdf_l + (1.0 - e) * cdf_g
+    return cdf[..., 1:] - cdf[..., :-1]
+
+
+def render_peaks(
+    center_deg: torch.Tensor,
+    fwhm_deg: torch.Tensor,
+    area: torch.Tensor,
+    eta: torch.Tensor,
+    grid_start_deg: float,
+    step_deg: float,
+    n_points: int,
+    window_fwhm: float,
+    max_entries: int,
+) -> torch.Tensor:
+    """Sum of pseudo-Voigt peaks on a uniform grid, each peak rendered over its own window.
+
+    Only live peaks (area > 0) are rendered, grouped into power-of-two window widths so a few
+    broad peaks do not make every narrow one pay for a wide window (at most 2x the points needed).
+
+    Args:
+        center_deg, fwhm_deg, area: ``[P, M]`` (area 0 for padding).
+        eta: ``[P]``.
+
+    Returns:
+        ``[P, G]`` float32; Σ_i pattern[p, i] = Σ_m area[p, m] for peaks well inside the grid.
+    """
+    n_pat = center_deg.shape[0]
+    device = center_deg.device
+    out = torch.zeros(n_pat, n_points, dtype=torch.float32, device=device)
+    live = area > 0
+    owner, _ = live.nonzero(as_tuple=True)  # [L]
+    if owner.numel() == 0:
+        return out
+    position = (center_deg[live].to(torch.float64) - grid_start_deg) / step_deg  # [L] in grid steps
+    fwhm, peak_area, peak_eta = fwhm_deg[live], area[live], eta[owner]
+    nearest = torch.round(position)
+    frac = (position - nearest).to(torch.float32)
+    nearest = nearest.to(torch.int64)
+    need = torch.ceil(window_fwhm * fwhm / step_deg).clamp(min=4)  # half-width in points
+    bucket = torch.ceil(torch.log2(need)).to(torch.int64)  # half-width 2**bucket >= need
+    flat_out = out.view(-1)
+    for b in torch.unique(bucket).tolist():
+        sel = (bucket == b).nonzero(as_tuple=True)[0]
+        half = 1 << int(b)
+        offsets = torch.arange(-half, half + 1, device=device)  # [W]
+        edges_steps = torch.arange(2 * half + 2, device=device, dtype=torch.float32) - half - 0.5  # [W+1]
+        rows = max(1, max_entries // (2 * half + 2))
+        for r0 in range(0, len(sel), rows):
+            idx = sel[r0 : r0 + rows]
+            edges = (edges_steps - frac[idx].unsqueeze(-1)) * step_deg  # [n, W+1] relative to centre
+            bins = pseudo_voigt_bins(edges, fwhm[idx], peak_eta[idx])  # [n, W]
+            bins = bins * (peak_area[idx] / bins.sum(-1).clamp(min=1e-30)).unsqueeze(-1)  # window keeps full area
+            index = nearest[idx].unsqueeze(-1) + offsets  # [n, W]
+            inside = (index >= 0) & (index < n_points)
+            flat = owner[idx].unsqueeze(-1) * n_points + index
+            flat_out.index_add_(0, flat[inside], bins[inside])
+    return out
+
+
+def chebyshev_background(n_points: int, coefficients: torch.Tensor) -> torch.Tensor:
+    """Non-negative smooth backgrounds ``[P, G]`` scaled to max 1 from Chebyshev ``coefficients [P, D+1]``."""
+    x = torch.linspace(-1.0, 1.0, n_points, device=coefficients.device)
+    basis = [torch.ones_like(x), x]
+    for _ in range(2, coefficients.shape[1]):
+        basis.append(2.0 * x * basis[-1] - basis[-2])
+    poly = coefficients @ torch.stack(basis[: coefficients.shape[1]])  # [P, G]
+    poly = poly - poly.min(dim=1, keepdim=True).values
+    return poly / poly.max(dim=1, keepdim=True).values.clamp(min=1e-12)
+
+
+def render_patterns(
+    sticks: Sticks,
+    lattice: torch.Tensor,
+    grid_deg: torch.Tensor,
+    radiation: Radiation,
+    config: ProfileConfig,
+    seed: int,
+    pattern_ids: torch.Tensor,
+    patterns_per_structure: int,
+    max_entries: int = 1 << 24,
+) -> torch.Tensor:
+    """Profiles for ``patterns_per_structure`` patterns of each structure in ``sticks``.
+
+    Args:
+        sticks: sticks of B structures computed at Kα1 when the doublet is on (else the named line).
+        lattice: ``[B, 3, 3]`` Å.
+        grid_deg: ``[G]`` uniform 2θ grid.
+        pattern_ids: ``[B·K]`` global ids (row b·K + k is pattern k of structure b).
+
+    Returns:
+        ``[B·K, G]`` float32, each row max = 1 (all-zero if no peak falls in the range).
+    """
+    device = grid_deg.device
+    n_struct = sticks.peak_intensity.shape[0]
+    k = patterns_per_structure
+    owner = torch.arange(n_struct, device=device).repeat_interleave(k)  # [P]
+    params = sample_parameters(config, seed, pattern_ids)
+    params = ProfileParameters(**{f.name: getattr(params, f.name).to(device) for f in fields(params)})
+    doublet = config.kalpha2 and radiation.has_doublet
+    lam1 = float(radiation.kalpha1_angstrom) if doublet else radiation.wavelength_angstrom
+
+    intensity = march_dollase_intensity(sticks, lattice, owner, params)  # [P, M]
+    two_theta = sticks.peak_two_theta_deg[owner]  # [P, M] float64
+    live = sticks.peak_mask[owner]
+    centers, areas, lams = [two_theta], [torch.where(live, intensity, 0.0)], [lam1]
+    if doublet:
+        ratio = float(radiation.kalpha2_angstrom) / lam1
+        sin2 = torch.sin(torch.deg2rad(two_theta / 2.0)) * ratio
+        ok = live & (sin2 < 1.0)
+        centers.append(torch.where(ok, torch.rad2deg(2.0 * torch.asin(sin2.clamp(max=1.0))), two_theta))
+        areas.append(torch.where(ok, intensity * params.kalpha2_ratio[:, None], 0.0))
+        lams.append(float(radiation.kalpha2_angstrom))
+    fwhm = torch.cat([peak_fwhm_deg(c, params, lam, config.scherrer_k) for c, lam in zip(centers, lams)], dim=1)
+    center = torch.cat(centers, dim=1)
+    area = torch.cat(areas, dim=1)
+    theta = torch.deg2rad(center / 2.0)
+    displacement = torch.rad2deg(-2.0 * params.displacement_mm[:, None].double() * torch.cos(theta) / config.goniometer_radius_mm)
+    center = center + params.zero_shift_deg[:, None].double() + displacement
+
+    step = float(grid_deg[1] - grid_deg[0]) if len(grid_deg) > 1 else 1.0
+    pattern = render_peaks(center, fwhm, area, params.eta, float(grid_deg[0]), step, len(grid_deg),
+                           config.window_fwhm, max_entries)
+    peak_max = pattern.max(dim=1, keepdim=True).values  # [P, 1]
+
+    if config.background_level[1] > 0:
+        degree = config.background_degree
+        coeff = (rng.uniform(seed, pattern_ids, 20, degree + 1) * 2.0 - 1.0) / torch.arange(
+            1, degree + 2, device=device, dtype=torch.float32
+        )
+        pattern = pattern + chebyshev_background(len(grid_deg), coeff) * params.background_level[:, None] * peak_max
+
+    if config.peak_counts[1] > 0:
+        scale = params.peak_counts[:, None] / pattern.max(dim=1, keepdim=True).values.clamp(min=1e-30)
+        counts = pattern * scale
+        noise = rng.normal(seed, pattern_ids, 21, len(grid_deg))
+        pattern = (counts + torch.sqrt(counts) * noise).clamp(min=0.0)
+
+    return pattern / pattern.max(dim=1, keepdim=True).values.clamp(min=1e-30)

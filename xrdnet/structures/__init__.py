@@ -1,0 +1,19 @@
+"""Structure sources and containers: random pyxtal crystals, CIF folders, labelled structures.
+
+Every source yields ``LabelledStructure`` items (a pymatgen structure with its spglib space group
+and provenance) lazily; ``StructureBatch`` turns a list of them into padded tensors.
+"""
+
+from xrdnet.structures.cif_folder import SkipReport, iter_cif_folder
+from xrdnet.structures.labelled import LabelledStructure
+from xrdnet.structures.synthetic import GenerationStats, SyntheticConfig
+from xrdnet.structures.synthetic import generate as generate_synthetic
+
+__all__ = [
+    "GenerationStats",
+    "LabelledStructure",
+    "SkipReport",
+    "SyntheticConfig",
+    "generate_synthetic",
+    "iter_cif_folder",
+]

@@ -1,0 +1,180 @@
+"""Structures from a folder of CIF files (a user's ICSD/COD/Materials Project export), labelled by spglib.
+
+Real exports always contain some files that cannot be used: broken syntax, empty files, elements
+without X-ray scattering parameters, structures spglib cannot analyse. Such a file is skipped and
+written into a ``SkipReport`` with its reason, and the run goes on: one bad file in 10^5 should
+cost a line in a report, not the whole data set.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import warnings
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pymatgen.core import Structure
+
+from xrdnet.structures.labelled import LabelledStructure, spglib_label, xray_scattering_elements
+
+# Reasons are "<category>: <detail>"; summary() counts by category.
+UNPARSABLE = "unparsable CIF"
+NO_STRUCTURE = "no structure"
+NO_SCATTERING = "no X-ray scattering parameters"
+SPGLIB_FAILED = "spglib failed"
+
+
+@dataclass
+class SkipReport:
+    """Files a source skipped, as ``(path, reason)`` pairs, and how many structures it read.
+
+    A reason is ``"<category>: <detail>"``, e.g. ``"unparsable CIF: <pymatgen's message>"``, so the
+    report can be grouped by category and each line still says what was wrong with which file.
+    """
+
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    n_ok: int = 0
+
+    def add(self, path: str | Path, reason: str) -> None:
+        """Record that ``path`` was skipped for ``reason``."""
+        self.skipped.append((str(path), reason))
+
+    def categories(self) -> Counter:
+        """Number of skipped files per reason category (the text before the first colon)."""
+        return Counter(reason.split(":", 1)[0] for _, reason in self.skipped)
+
+    def summary(self) -> str:
+        """One line such as ``"120 structures read, 3 files skipped (2 unparsable CIF, 1 spglib failed)"``."""
+        text = f"{self.n_ok} structures read, {len(self.skipped)} files skipped"
+        if self.skipped:
+            parts = ", ".join(f"{count} {name}" for name, count in sorted(self.categories().items()))
+            text += f" ({parts})"
+        return text
+
+    def write(self, path: str | Path) -> Path:
+        """Write the report as a tab-separated file (``path``, ``reason`` columns) and return its path.
+
+        Whitespace inside reasons is collapsed to single spaces, so every skipped file is one line
+        that ``grep`` and spreadsheets read alike; the summary goes on a leading ``#`` line.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="") as handle:
+            handle.write(f"# {self.summary()}\n")
+            writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+            writer.writerow(["path", "reason"])
+            for file, reason in self.skipped:
+                writer.writerow([file, re.sub(r"\s+", " ", reason).strip()])
+        return path
+
+
+def find_cif_files(folder: str | Path) -> list[Path]:
+    """All ``*.cif`` files (any case of the extension) below ``folder``, sorted by relative path.
+
+    Sorting makes the order (and so the structure indices) the same on every file system.
+    Hidden folders are included; symbolic links to folders are not followed, to avoid cycles.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise NotADirectoryError(f"CIF folder {folder} does not exist or is not a folder")
+    found = []
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            if name.lower().endswith(".cif"):
+                found.append(Path(root) / name)
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def _short(message: object, limit: int = 300) -> str:
+    text = re.sub(r"\s+", " ", str(message)).strip()
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def read_cif(path: str | Path) -> Structure:
+    """The first structure of CIF file ``path`` (cell as written, not reduced), or ``ValueError``.
+
+    The error message starts with a skip category (``unparsable CIF``, ``no structure``,
+    ``no X-ray scattering parameters``) and names the problem; pymatgen's warnings are swallowed
+    here and only used to explain a file that yields no structure.
+    """
+    from pymatgen.core import Element, Species
+    from pymatgen.io.cif import CifParser
+
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise ValueError(f"{NO_STRUCTURE}: {path.name} is an empty file")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            parser = CifParser(path)
+        except Exception as exc:  # noqa: BLE001 - pymatgen raises many kinds on bad input
+            raise ValueError(f"{UNPARSABLE}: {path.name}: {type(exc).__name__}: {_short(exc)}") from None
+        # pymatgen's private block table tells "not a CIF at all" from "CIF without atoms".
+        blocks = getattr(getattr(parser, "_cif", None), "data", None)
+        if blocks is not None and not blocks:
+            raise ValueError(f"{UNPARSABLE}: {path.name} has no data_ block (not a CIF file?)")
+        try:
+            structures = parser.parse_structures(primitive=False, on_error="warn")
+        except Exception as exc:  # noqa: BLE001
+            if "no structures" not in str(exc).lower():
+                raise ValueError(f"{UNPARSABLE}: {path.name}: {type(exc).__name__}: {_short(exc)}") from None
+            structures = []
+    if not structures:
+        hints = [_short(w.message) for w in caught if str(w.message).startswith("No structure parsed")]
+        detail = f" ({hints[-1]})" if hints else ""
+        raise ValueError(f"{NO_STRUCTURE}: pymatgen finds no structure in {path.name}{detail}")
+    structure = structures[0]
+    if len(structure) == 0:
+        raise ValueError(f"{NO_STRUCTURE}: {path.name} has a cell but no atoms")
+    known = xray_scattering_elements()
+    bad: set[str] = set()
+    for site in structure:
+        for species in site.species:
+            if isinstance(species, Element):
+                symbol = species.symbol
+            elif isinstance(species, Species):
+                symbol = species.element.symbol
+            else:  # DummySpecies such as "X" or a vacancy marker
+                symbol = str(species)
+            if symbol not in known:
+                bad.add(symbol)
+    if bad:
+        raise ValueError(f"{NO_SCATTERING}: {path.name} contains {', '.join(sorted(bad))}")
+    return structure
+
+
+def iter_cif_folder(
+    folder: str | Path, symprec: float = 0.1, report: SkipReport | None = None
+) -> Iterator[LabelledStructure]:
+    """Yield every usable CIF below ``folder`` as a ``LabelledStructure``, lazily, in sorted path order.
+
+    Each file's first structure is labelled with spglib (through pymatgen's ``SpacegroupAnalyzer``)
+    at ``symprec`` Å; ``source`` is the path relative to ``folder`` and ``index`` counts the
+    structures yielded so far. A file that cannot be used is skipped and recorded in ``report``
+    (path and a reason naming the problem); pass a ``SkipReport`` to see them, they are never raised.
+    """
+    folder = Path(folder)
+    report = report if report is not None else SkipReport()
+    index = 0
+    for path in find_cif_files(folder):
+        relative = path.relative_to(folder).as_posix()
+        try:
+            structure = read_cif(path)
+        except ValueError as exc:
+            report.add(path, str(exc))
+            continue
+        except OSError as exc:
+            report.add(path, f"{UNPARSABLE}: cannot read {path.name}: {exc}")
+            continue
+        try:
+            label = spglib_label(structure, symprec)
+        except Exception as exc:  # noqa: BLE001 - spglib/pymatgen fail in several ways
+            report.add(path, f"{SPGLIB_FAILED}: {path.name} at symprec={symprec}: {type(exc).__name__}: {_short(exc)}")
+            continue
+        report.n_ok += 1
+        yield LabelledStructure.from_label(structure, label, relative, index, symprec)
+        index += 1

@@ -1,0 +1,448 @@
+"""Random symmetric crystals from pyxtal over all 230 space groups, seeded, in parallel, time-limited.
+
+Structure ``i`` of a run is a pure function of ``(config, seed, i)``: its space group is drawn from
+``SeedSequence([seed, i], spawn_key=(0,))`` and attempt ``a`` at building it uses its own stream
+``SeedSequence([seed, i], spawn_key=(1, a))`` (elements, counts, then pyxtal's ``random_state``).
+The worker count only decides which process does the work, never what comes out. The one thing
+outside the seed is the wall-clock limit per attempt: an attempt that times out on a loaded
+machine but not on an idle one changes which attempt succeeds, so keep ``time_limit_s`` well above
+the typical attempt time (it is a guard against pyxtal's long tail, not a budget).
+
+Every structure is re-labelled by spglib at ``symprec`` and dropped if the label differs from the
+group it was built in; ``GenerationStats`` counts what was dropped and why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import math
+import multiprocessing
+import signal
+import threading
+import warnings
+from collections import Counter, deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xrdnet.structures.labelled import LabelledStructure, SpglibLabel, spglib_label, xray_scattering_elements
+
+# Common elements, all with pymatgen X-ray scattering parameters and pyxtal radii. Hydrogen and
+# noble gases are left out: they hardly scatter X-rays or rarely sit in ordered inorganic crystals.
+DEFAULT_ELEMENTS: tuple[str, ...] = (
+    "Li", "Na", "K", "Rb", "Cs",
+    "Be", "Mg", "Ca", "Sr", "Ba",
+    "B", "Al", "Ga", "In",
+    "C", "Si", "Ge", "Sn", "Pb",
+    "N", "P", "As", "Sb", "Bi",
+    "O", "S", "Se", "Te",
+    "F", "Cl", "Br", "I",
+    "Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn",
+    "Y", "Zr", "Nb", "Mo", "Ag", "Cd",
+    "La", "Ce", "Hf", "W", "Pt", "Au",
+)  # fmt: skip
+
+_SOURCE = "pyxtal"
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """Settings for random pyxtal crystals; the defaults suit a laptop.
+
+    ``space_groups`` is ``"uniform"`` or the path of a weights file (CSV ``space_group,weight`` rows
+    or a YAML mapping ``number: weight``; groups not listed get weight 0). ``n_species`` is the
+    inclusive range of distinct elements, ``max_atoms_per_cell`` bounds the conventional cell,
+    ``volume_factor`` is the range of pyxtal's volume ``factor``, ``time_limit_s`` the wall-clock
+    limit of one attempt, ``max_attempts`` the attempts per index before it is given up, and
+    ``symprec`` (Å) the spglib tolerance of the label check.
+    """
+
+    space_groups: str = "uniform"
+    elements: tuple[str, ...] = DEFAULT_ELEMENTS
+    n_species: tuple[int, int] = (1, 3)
+    max_atoms_per_cell: int = 64
+    volume_factor: tuple[float, float] = (0.9, 1.3)
+    time_limit_s: float = 2.0
+    max_attempts: int = 10
+    symprec: float = 0.1
+    # pyxtal's own inner retries per attempt; small, because a fresh seed is a better retry.
+    pyxtal_max_count: int = 5
+
+    def __post_init__(self) -> None:
+        lo, hi = self.n_species
+        if not 1 <= lo <= hi:
+            raise ValueError(f"n_species must satisfy 1 <= min <= max, got {self.n_species}")
+        if hi > len(set(self.elements)):
+            raise ValueError(f"n_species max {hi} exceeds the {len(set(self.elements))} distinct elements given")
+        vlo, vhi = self.volume_factor
+        if not 0 < vlo <= vhi:
+            raise ValueError(f"volume_factor must satisfy 0 < min <= max, got {self.volume_factor}")
+        if self.max_atoms_per_cell < 1:
+            raise ValueError(f"max_atoms_per_cell must be >= 1, got {self.max_atoms_per_cell}")
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be >= 1, got {self.max_attempts}")
+        if not self.time_limit_s > 0:
+            raise ValueError(f"time_limit_s must be > 0, got {self.time_limit_s}")
+        if not self.symprec > 0:
+            raise ValueError(f"symprec must be > 0, got {self.symprec}")
+        if self.pyxtal_max_count < 1:
+            raise ValueError(f"pyxtal_max_count must be >= 1, got {self.pyxtal_max_count}")
+        missing = [e for e in self.elements if e not in xray_scattering_elements()]
+        if missing:
+            raise ValueError(f"elements without pymatgen X-ray scattering parameters: {missing}")
+
+
+@dataclass
+class GenerationStats:
+    """Counters a ``generate`` run fills in as it goes (safe to read while iterating).
+
+    ``indices_done`` counts indices finished (yielded or given up), so a progress bar can follow
+    it even though exhausted indices yield nothing. Attempts are counted by outcome:
+    ``dropped_mismatch`` (spglib found another group), ``dropped_timeout`` (over ``time_limit_s``),
+    ``dropped_error`` (pyxtal or spglib raised, or no composition fits the group);
+    ``exhausted`` counts indices for which every attempt failed, ``exhausted_by_group`` and
+    ``mismatch_by_group`` break those down by requested space group, and ``mismatch_found``
+    counts ``(requested, found)`` pairs (usually a supergroup: special positions add symmetry).
+    """
+
+    generated: int = 0
+    dropped_mismatch: int = 0
+    dropped_timeout: int = 0
+    dropped_error: int = 0
+    exhausted: int = 0
+    indices_done: int = 0
+    exhausted_by_group: Counter = field(default_factory=Counter)
+    mismatch_by_group: Counter = field(default_factory=Counter)
+    mismatch_found: Counter = field(default_factory=Counter)
+    error_examples: list[str] = field(default_factory=list)
+
+    def add_attempt(self, outcome: str, space_group: int, detail: str = "") -> None:
+        """Record one failed attempt at ``space_group`` with ``outcome`` in {mismatch, timeout, error}.
+
+        ``detail`` is the group spglib found for a mismatch, the error message for an error.
+        """
+        if outcome == "mismatch":
+            self.dropped_mismatch += 1
+            self.mismatch_by_group[space_group] += 1
+            if detail:
+                self.mismatch_found[(space_group, int(detail))] += 1
+        elif outcome == "timeout":
+            self.dropped_timeout += 1
+        elif outcome == "error":
+            self.dropped_error += 1
+            if detail and len(self.error_examples) < 10:
+                self.error_examples.append(f"space group {space_group}: {detail}")
+        else:
+            raise ValueError(f"unknown attempt outcome {outcome!r}")
+
+    def summary(self) -> str:
+        """One line: how many were generated and what was dropped for which reason."""
+        return (
+            f"{self.generated} generated from {self.indices_done} indices; dropped attempts: "
+            f"{self.dropped_mismatch} space-group mismatch, {self.dropped_timeout} timeout, "
+            f"{self.dropped_error} error; {self.exhausted} indices exhausted"
+        )
+
+
+# ----------------------------------------------------------------------------------------------
+# Space-group distribution
+
+
+def space_group_probabilities(spec: str) -> np.ndarray:
+    """Probabilities ``[230]`` (entry k is space group k+1) from ``"uniform"`` or a weights file.
+
+    A CSV file holds ``space_group,weight`` rows (a header row is allowed); a YAML file holds a
+    mapping ``number: weight``. Groups not listed get weight 0. Errors name the file and the row.
+    """
+    if spec == "uniform":
+        return np.full(230, 1.0 / 230)
+    path = Path(spec)
+    if not path.is_file():
+        raise FileNotFoundError(f"space-group weights file {path} not found (or use space_groups: uniform)")
+    weights = np.zeros(230)
+    pairs: list[tuple[Any, Any]]
+    if path.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        data = yaml.safe_load(path.read_text())
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping space_group -> weight")
+        pairs = list(data.items())
+    else:
+        with path.open(newline="") as handle:
+            rows = [row for row in csv.reader(handle) if row and not row[0].lstrip().startswith("#")]
+        if rows and not rows[0][0].strip().lstrip("-").isdigit():
+            rows = rows[1:]  # header
+        pairs = []
+        for number, row in enumerate(rows, 1):
+            if len(row) < 2:
+                raise ValueError(f"{path}: data row {number} {row!r} needs two columns, space_group,weight")
+            pairs.append((row[0].strip(), row[1].strip()))
+    for key, value in pairs:
+        try:
+            number, weight = int(key), float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{path}: cannot read {key!r}: {value!r} as space_group: weight") from None
+        if not 1 <= number <= 230:
+            raise ValueError(f"{path}: space group {number} is not in 1..230")
+        if not (math.isfinite(weight) and weight >= 0):
+            raise ValueError(f"{path}: weight of space group {number} must be finite and >= 0, got {weight}")
+        weights[number - 1] += weight
+    if weights.sum() <= 0:
+        raise ValueError(f"{path}: all space-group weights are zero")
+    return weights / weights.sum()
+
+
+# ----------------------------------------------------------------------------------------------
+# One index, run inside a worker (or in-process for workers=1)
+
+
+class AttemptTimeout(Exception):
+    """Raised inside an attempt by SIGALRM when it runs past ``time_limit_s``."""
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise AttemptTimeout
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[bool]:
+    """Raise ``AttemptTimeout`` in the body after ``seconds``; yields whether the limit is active.
+
+    The timer re-fires every 50 ms after the deadline: pyxtal has bare ``except:`` clauses that can
+    swallow one exception, and a repeating alarm makes sure the attempt still ends. Without
+    SIGALRM (Windows) or off the main thread there is no limit, and the body runs to completion.
+    """
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield False
+        return
+    previous = signal.signal(signal.SIGALRM, _on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
+    try:
+        yield True
+    finally:
+        # An alarm already due can still interrupt this clean-up; retry until the timer is off,
+        # or a repeating timer would go on raising in the caller's code.
+        while True:
+            try:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+                break
+            except AttemptTimeout:
+                continue
+
+
+@lru_cache(maxsize=None)
+def _group(number: int) -> Any:
+    from pyxtal.symmetry import Group
+
+    return Group(number)
+
+
+def _choose_counts(
+    group: Any, n_species: int, max_atoms: int, rng: np.random.Generator, attempt: int = 0
+) -> list[int] | None:
+    """Atoms per species, each a sum of 1-2 Wyckoff multiplicities, that pyxtal can place.
+
+    Drawing orbit multiplicities (rather than arbitrary counts) makes most draws compatible with
+    the group; ``check_compatible`` rejects the rest (e.g. one fixed site used twice) and we redraw.
+    Later attempts favour orbits with free parameters: crystals built only from fixed special
+    positions often have a higher symmetry than requested (the usual cause of a spglib mismatch,
+    common in the F-centred cubic groups), so after a few mismatches the draw leans toward the
+    general position. The attempt number is part of the seed, so this stays deterministic.
+    """
+    dof: dict[int, int] = {}
+    for wp in group:
+        multiplicity = int(wp.multiplicity)
+        if multiplicity <= max_atoms:
+            dof[multiplicity] = max(dof.get(multiplicity, 0), int(wp.get_dof()))
+    if not dof:
+        return None
+    multiplicities = np.array(sorted(dof))
+    weights = (1.0 + np.array([dof[m] for m in multiplicities], dtype=float)) ** (attempt // 3)
+    weights /= weights.sum()
+    for _ in range(50):
+        counts = [
+            int(rng.choice(multiplicities, size=int(rng.integers(1, 3)), p=weights).sum())
+            for _ in range(n_species)
+        ]
+        if sum(counts) <= max_atoms and group.check_compatible(counts)[0]:
+            return counts
+    counts = [int(multiplicities[0])] * n_species
+    if sum(counts) <= max_atoms and group.check_compatible(counts)[0]:
+        return counts
+    return None
+
+
+def _space_group_of(probabilities: np.ndarray, seed: int, index: int) -> int:
+    rng = np.random.default_rng(np.random.SeedSequence([seed, index], spawn_key=(0,)))
+    return int(rng.choice(230, p=probabilities)) + 1
+
+
+# Compact, exactly-picklable form of a finished structure: lattice rows, element symbols,
+# fractional coordinates, spglib label. Rebuilt into a Structure the same way whatever the worker count.
+_Packed = tuple[np.ndarray, list[str], np.ndarray, SpglibLabel]
+# (index, requested space group, packed structure or None, failed attempts as (outcome, detail))
+_IndexResult = tuple[int, int, "_Packed | None", list[tuple[str, str]]]
+
+
+class _Mismatch(Exception):
+    """The structure pyxtal built has another spglib space group than the one requested."""
+
+
+def _attempt(config: SyntheticConfig, space_group: int, rng: np.random.Generator, attempt: int) -> _Packed:
+    """One try at ``space_group``; raises on failure, ``_Mismatch`` if spglib disagrees."""
+    from pyxtal import pyxtal
+
+    group = _group(space_group)
+    n_species = int(rng.integers(config.n_species[0], config.n_species[1] + 1))
+    elements = [str(e) for e in rng.choice(config.elements, size=n_species, replace=False)]
+    counts = _choose_counts(group, n_species, config.max_atoms_per_cell, rng, attempt)
+    if counts is None:
+        raise RuntimeError(f"no composition of {n_species} species within {config.max_atoms_per_cell} atoms fits")
+    factor = float(rng.uniform(*config.volume_factor))
+    crystal = pyxtal()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        crystal.from_random(
+            3,
+            group,
+            elements,
+            counts,
+            factor=factor,
+            max_count=config.pyxtal_max_count,
+            random_state=rng,  # a Generator, so pyxtal's inner retries continue the stream
+        )
+        if not crystal.valid:
+            raise RuntimeError("pyxtal returned an invalid structure")
+        structure = crystal.to_pymatgen()
+    if len(structure) > config.max_atoms_per_cell:
+        raise RuntimeError(f"{len(structure)} atoms > max_atoms_per_cell {config.max_atoms_per_cell}")
+    label = spglib_label(structure, config.symprec)
+    if label.space_group != space_group:
+        raise _Mismatch(label.space_group)
+    return (
+        np.array(structure.lattice.matrix, dtype=np.float64),
+        [site.specie.symbol for site in structure],
+        np.array(structure.frac_coords, dtype=np.float64),
+        label,
+    )
+
+
+def _generate_index(config: SyntheticConfig, probabilities: np.ndarray, seed: int, index: int) -> _IndexResult:
+    """All attempts for one index; returns the first structure that passes, plus the failures."""
+    space_group = _space_group_of(probabilities, seed, index)
+    failures: list[tuple[str, str]] = []
+    for attempt in range(config.max_attempts):
+        rng = np.random.default_rng(np.random.SeedSequence([seed, index], spawn_key=(1, attempt)))
+        try:
+            with _time_limit(config.time_limit_s):
+                packed = _attempt(config, space_group, rng, attempt)
+            return index, space_group, packed, failures
+        except AttemptTimeout:
+            failures.append(("timeout", ""))
+        except _Mismatch as exc:
+            failures.append(("mismatch", str(exc.args[0])))
+        except Exception as exc:  # noqa: BLE001 - pyxtal raises many kinds; each is one failed attempt
+            failures.append(("error", f"{type(exc).__name__}: {exc}"))
+    return index, space_group, None, failures
+
+
+# Per-process state of a worker pool: set once by the initializer, so tasks carry only indices.
+_WORKER_STATE: dict[str, Any] = {}
+
+
+def _init_worker(config: SyntheticConfig, probabilities: np.ndarray, seed: int) -> None:
+    _WORKER_STATE.update(config=config, probabilities=probabilities, seed=seed)
+
+
+def _worker_chunk(indices: range) -> list[_IndexResult]:
+    state = _WORKER_STATE
+    return [_generate_index(state["config"], state["probabilities"], state["seed"], i) for i in indices]
+
+
+# ----------------------------------------------------------------------------------------------
+# Public entry point
+
+
+def _unpack(packed: _Packed, space_group: int, seed: int, index: int, symprec: float) -> LabelledStructure:
+    from pymatgen.core import Lattice, Structure
+
+    lattice, species, frac_coords, label = packed
+    structure = Structure(Lattice(lattice), species, frac_coords)
+    return LabelledStructure.from_label(structure, label, f"{_SOURCE}:seed={seed}", index, symprec)
+
+
+def generate(
+    config: SyntheticConfig,
+    n: int,
+    seed: int,
+    start: int = 0,
+    workers: int = 1,
+    stats: GenerationStats | None = None,
+    chunksize: int | None = None,
+    mp_context: str = "spawn",
+) -> Iterator[LabelledStructure]:
+    """Yield random crystals for indices ``start .. start+n-1`` in index order, lazily.
+
+    Structure ``i`` depends only on ``(config, seed, i)`` (not on ``workers`` or ``start``), so a
+    run can be split into ranges or resumed. Each index gets up to ``config.max_attempts`` attempts
+    with fresh sub-seeds; an index whose attempts all fail yields nothing and is counted in
+    ``stats.exhausted``. With ``workers > 1`` the work runs in a process pool (``mp_context``,
+    default ``"spawn"``, safe after torch/CUDA is loaded) with at most a few chunks of
+    ``chunksize`` indices in flight, so memory stays bounded when the consumer is slow. Closing
+    the generator early stops the pool.
+    """
+    if n < 0 or start < 0 or seed < 0:
+        raise ValueError(f"n, start and seed must be >= 0, got n={n}, start={start}, seed={seed}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    stats = stats if stats is not None else GenerationStats()
+    probabilities = space_group_probabilities(config.space_groups)
+    xray_scattering_elements()  # fail here, not in a worker, if pymatgen's file is missing
+
+    def collect(result: _IndexResult) -> LabelledStructure | None:
+        index, space_group, packed, failures = result
+        for outcome, detail in failures:
+            stats.add_attempt(outcome, space_group, detail)
+        stats.indices_done += 1
+        if packed is None:
+            stats.exhausted += 1
+            stats.exhausted_by_group[space_group] += 1
+            return None
+        stats.generated += 1
+        return _unpack(packed, space_group, seed, index, config.symprec)
+
+    if workers == 1 or n <= 1:
+        for index in range(start, start + n):
+            item = collect(_generate_index(config, probabilities, seed, index))
+            if item is not None:
+                yield item
+        return
+
+    if chunksize is None:
+        chunksize = max(1, min(16, n // (workers * 8)))
+    chunks = (range(i, min(i + chunksize, start + n)) for i in range(start, start + n, chunksize))
+    context = multiprocessing.get_context(mp_context)
+    with context.Pool(workers, initializer=_init_worker, initargs=(config, probabilities, seed)) as pool:
+        pending: deque = deque()
+        max_in_flight = 4 * workers
+        for chunk in chunks:
+            pending.append(pool.apply_async(_worker_chunk, (chunk,)))
+            if len(pending) < max_in_flight:
+                continue
+            yield from _drain_one(pending, collect)
+        while pending:
+            yield from _drain_one(pending, collect)
+
+
+def _drain_one(pending: deque, collect: Any) -> Iterator[LabelledStructure]:
+    for result in pending.popleft().get():
+        item = collect(result)
+        if item is not None:
+            yield item
