@@ -184,3 +184,21 @@ def test_profile_config_rejects_bad_ranges():
         ProfileConfig(eta=(0.5, 1.5))
     with pytest.raises(ValueError, match="low <= high"):
         ProfileConfig(caglioti_w_deg2=(0.01, 0.001))
+
+
+def test_peaks_at_and_beyond_the_grid_edges_are_cropped_not_wrapped():
+    # Two patterns on a 101-point grid (0..10° by 0.1°): a peak centred on each edge keeps half its
+    # area on the grid; peaks far outside (even beyond the render margin) leave nothing behind, and
+    # nothing leaks from one pattern's row into the other's.
+    center = torch.tensor([[0.0, -40.0, 300.0], [10.0, -0.5, 10.6]], dtype=torch.float64)
+    fwhm = torch.full((2, 3), 0.2)
+    area = torch.tensor([[1.0, 5.0, 7.0], [1.0, 3.0, 3.0]])
+    out = render_peaks(center, fwhm, area, torch.tensor([0.0, 0.0]), 0.0, 0.1, 101, 10.0, 1 << 20)
+    assert out.shape == (2, 101)
+    sigma = 0.2 / (2.0 * math.sqrt(2.0 * math.log(2.0)))
+    on_grid = 0.5 * (1.0 + math.erf(0.05 / (sigma * math.sqrt(2.0))))  # Gaussian mass above -step/2
+    assert out[0].sum().item() == pytest.approx(on_grid, abs=1e-3)
+    assert out[0, 50:].sum().item() == pytest.approx(0.0, abs=1e-6)
+    # Row 1: the edge peak's half + Gaussian tails of the two peaks 5-6 FWHM outside (negligible).
+    assert out[1].sum().item() == pytest.approx(on_grid, abs=1e-3)
+    assert out[1, :50].sum().item() == pytest.approx(0.0, abs=1e-6)

@@ -63,7 +63,13 @@ def uniform(seed: int, pattern_ids: torch.Tensor, stream: int, n: int, dtype=tor
 
 
 def normal(seed: int, pattern_ids: torch.Tensor, stream: int, n: int, dtype=torch.float32) -> torch.Tensor:
-    """``[P, n]`` standard normal numbers by Box-Muller from two uniform streams."""
-    u1 = uniform(seed, pattern_ids, 2 * stream + 1000, n, torch.float32)
-    u2 = uniform(seed, pattern_ids, 2 * stream + 1001, n, torch.float32)
-    return (torch.sqrt(-2.0 * torch.log(u1)) * torch.cos(2.0 * math.pi * u2)).to(dtype)
+    """``[P, n]`` standard normal numbers by Box-Muller from two uniform streams.
+
+    Each (u1, u2) pair gives two normals (the cosine and the sine branch), halving the hashing.
+    """
+    half = (n + 1) // 2
+    u1 = uniform(seed, pattern_ids, 2 * stream + 1000, half, torch.float32)
+    u2 = uniform(seed, pattern_ids, 2 * stream + 1001, half, torch.float32)
+    radius = torch.sqrt(-2.0 * torch.log(u1))
+    angle = 2.0 * math.pi * u2
+    return torch.cat([radius * torch.cos(angle), radius * torch.sin(angle)], dim=1)[:, :n].to(dtype)

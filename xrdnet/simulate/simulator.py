@@ -105,12 +105,16 @@ class XRDSimulator:
         boxes = box_sizes(index_bounds(batch.lattice.to(torch.float64).cpu(), g_max))
         cost = boxes * batch.site_mask.sum(dim=1).cpu().clamp(min=8)
         order = torch.argsort(cost, stable=True)
-        chunks, current, current_max = [], [], 0
+        chunks, current, current_max, current_min = [], [], 0, 0
         for idx in order.tolist():
             c = int(cost[idx])
-            if current and max(current_max, c) * (len(current) + 1) > self.max_entries:
+            # Also start a new chunk when padding to the largest would more than double the
+            # smallest member's work: padded entries cost as much as real ones.
+            if current and (max(current_max, c) * (len(current) + 1) > self.max_entries or c > 2 * current_min):
                 chunks.append(torch.tensor(current))
                 current, current_max = [], 0
+            if not current:
+                current_min = c
             current.append(idx)
             current_max = max(current_max, c)
         if current:

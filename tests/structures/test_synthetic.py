@@ -1,0 +1,167 @@
+"""Random pyxtal crystals: determinism across workers, labels, space-group weights, time limit."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import numpy as np
+import pytest
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+import xrdnet.structures.synthetic as synthetic
+from xrdnet.config import ConfigError, config_from_dict
+from xrdnet.structures import GenerationStats, LabelledStructure, SyntheticConfig, generate_synthetic
+from xrdnet.symmetry import N_CRYSTAL_SYSTEMS
+
+# One cheap group per crystal system: triclinic .. cubic.
+ONE_PER_SYSTEM = {1: 1.0, 14: 1.0, 62: 1.0, 129: 1.0, 148: 1.0, 194: 1.0, 221: 1.0}
+
+
+def _fingerprint(item: LabelledStructure) -> tuple:
+    s = item.structure
+    return (
+        item.index,
+        item.space_group,
+        s.lattice.matrix.tobytes(),
+        tuple(site.specie.symbol for site in s),
+        s.frac_coords.tobytes(),
+    )
+
+
+@pytest.fixture(scope="module")
+def weights_yaml(tmp_path_factory):
+    path = tmp_path_factory.mktemp("weights") / "one_per_system.yaml"
+    path.write_text("".join(f"{sg}: {w}\n" for sg, w in ONE_PER_SYSTEM.items()))
+    return path
+
+
+@pytest.fixture(scope="module")
+def serial_run():
+    """12 structures, seed 5, uniform over all 230 groups, in-process."""
+    stats = GenerationStats()
+    items = list(generate_synthetic(SyntheticConfig(), 12, seed=5, workers=1, stats=stats))
+    return items, stats
+
+
+def test_same_structures_whatever_the_worker_count(serial_run):
+    items, stats = serial_run
+    parallel_stats = GenerationStats()
+    parallel = list(generate_synthetic(SyntheticConfig(), 12, seed=5, workers=2, stats=parallel_stats, chunksize=2))
+    assert [_fingerprint(i) for i in items] == [_fingerprint(i) for i in parallel]
+    assert parallel_stats.generated == stats.generated and parallel_stats.indices_done == 12
+
+
+def test_index_order_and_ranges_are_pure_functions_of_seed_and_index(serial_run):
+    items, stats = serial_run
+    assert [i.index for i in items] == sorted(i.index for i in items)
+    assert stats.indices_done == 12 and stats.generated + stats.exhausted == 12
+    tail = list(generate_synthetic(SyntheticConfig(), 4, seed=5, start=8))
+    assert [_fingerprint(i) for i in tail] == [_fingerprint(i) for i in items if i.index >= 8]
+    other_seed = list(generate_synthetic(SyntheticConfig(), 3, seed=6))
+    assert [_fingerprint(i) for i in other_seed] != [_fingerprint(i) for i in items[:3]]
+
+
+def test_labels_agree_with_spglib_and_the_requested_group(serial_run):
+    items, _ = serial_run
+    config = SyntheticConfig()
+    probabilities = synthetic.space_group_probabilities(config.space_groups)
+    for item in items:
+        requested = synthetic._space_group_of(probabilities, 5, item.index)
+        assert item.space_group == requested
+        found = SpacegroupAnalyzer(item.structure, symprec=config.symprec).get_space_group_number()
+        assert found == requested
+        assert 1 <= len(item.structure) <= config.max_atoms_per_cell
+        assert item.source == "pyxtal:seed=5"
+        assert item.wyckoff_sequence and item.anonymous_formula and item.formula
+
+
+def test_all_seven_crystal_systems_from_a_weights_file(weights_yaml, tmp_path):
+    config = SyntheticConfig(space_groups=str(weights_yaml), n_species=(1, 2), max_atoms_per_cell=32)
+    items = list(generate_synthetic(config, 40, seed=1))
+    assert {i.space_group for i in items} <= set(ONE_PER_SYSTEM)
+    assert {i.crystal_system for i in items} == set(range(N_CRYSTAL_SYSTEMS))
+    # The CSV form gives the same distribution as the YAML form.
+    csv_path = tmp_path / "w.csv"
+    csv_path.write_text("space_group,weight\n" + "".join(f"{sg},{w}\n" for sg, w in ONE_PER_SYSTEM.items()))
+    np.testing.assert_array_equal(
+        synthetic.space_group_probabilities(str(csv_path)), synthetic.space_group_probabilities(str(weights_yaml))
+    )
+
+
+def test_bad_weights_files_name_the_file(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("231,1\n")
+    with pytest.raises(ValueError, match="bad.csv.*231"):
+        synthetic.space_group_probabilities(str(bad))
+    zero = tmp_path / "zero.yaml"
+    zero.write_text("1: 0\n")
+    with pytest.raises(ValueError, match="zero.yaml"):
+        synthetic.space_group_probabilities(str(zero))
+    with pytest.raises(FileNotFoundError, match="missing.csv"):
+        synthetic.space_group_probabilities(str(tmp_path / "missing.csv"))
+
+
+def test_config_from_yaml_dict_and_validation():
+    config = config_from_dict(SyntheticConfig, {"elements": ["Na", "Cl"], "n_species": [1, 2]})
+    assert config.elements == ("Na", "Cl") and config.n_species == (1, 2)
+    with pytest.raises(ConfigError, match="scattering"):
+        config_from_dict(SyntheticConfig, {"elements": ["Na", "Es"], "n_species": [1, 2]})
+    with pytest.raises(ConfigError, match="n_species"):
+        config_from_dict(SyntheticConfig, {"elements": ["Na"], "n_species": [1, 2]})
+
+
+def test_time_limit_abandons_a_slow_attempt(monkeypatch):
+    real_attempt = synthetic._attempt
+    calls = []
+
+    def slow_first_attempt(config, space_group, rng, attempt):
+        calls.append(attempt)
+        if attempt == 0:
+            time.sleep(30)
+        if attempt == 1:
+            # pyxtal has bare excepts; a swallowed timeout must fire again and still end the attempt.
+            try:
+                time.sleep(30)
+            except BaseException:
+                pass
+            time.sleep(30)
+        return real_attempt(config, space_group, rng, attempt)
+
+    monkeypatch.setattr(synthetic, "_attempt", slow_first_attempt)
+    handler_before = signal.getsignal(signal.SIGALRM)
+    stats = GenerationStats()
+    started = time.perf_counter()
+    items = list(generate_synthetic(SyntheticConfig(time_limit_s=0.2), 1, seed=3, stats=stats))
+    elapsed = time.perf_counter() - started
+    assert elapsed < 10
+    assert calls[:2] == [0, 1] and stats.dropped_timeout == 2
+    assert len(items) == 1 or stats.exhausted == 1
+    # No alarm is left armed and the previous handler is back.
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert signal.getsignal(signal.SIGALRM) == handler_before
+
+
+def test_tiny_time_limit_exhausts_an_index_with_real_pyxtal():
+    stats = GenerationStats()
+    config = SyntheticConfig(time_limit_s=1e-4, max_attempts=3)
+    items = list(generate_synthetic(config, 2, seed=0, stats=stats))
+    assert items == []
+    assert stats.exhausted == 2 and stats.dropped_timeout == 6 and stats.indices_done == 2
+    assert "2 indices exhausted" in stats.summary()
+
+
+def test_mismatch_is_dropped_and_counted(monkeypatch):
+    # Make spglib "find" another group: every attempt is a mismatch, the index is exhausted.
+    monkeypatch.setattr(
+        synthetic, "spglib_label", lambda structure, symprec: synthetic.SpglibLabel(1, "1a")
+    )
+    stats = GenerationStats()
+    items = list(generate_synthetic(SyntheticConfig(max_attempts=2), 3, seed=4, stats=stats))
+    requested = [synthetic._space_group_of(synthetic.space_group_probabilities("uniform"), 4, i) for i in range(3)]
+    assert 1 not in requested  # so every attempt that builds a crystal is a mismatch
+    assert items == [] and stats.exhausted == 3
+    assert stats.dropped_mismatch + stats.dropped_error == 6 and stats.dropped_mismatch >= 3
+    assert all(found == 1 for (_, found) in stats.mismatch_found)
+    assert sum(stats.mismatch_found.values()) == stats.dropped_mismatch
+    assert sum(stats.exhausted_by_group.values()) == 3
