@@ -29,6 +29,71 @@ def _quickstart(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    from xrdnet.config import load_config, save_config
+    from xrdnet.data.build import SimulateConfig, build_dataset, with_overrides
+
+    config = load_config(args.config, SimulateConfig) if args.config else SimulateConfig()
+    source = None
+    if args.cif_dir is not None:
+        source = "cif"
+    elif args.structures_from is not None:
+        source = "hdf5"
+    config = with_overrides(
+        config,
+        n_structures=args.n_structures,
+        patterns_per_structure=args.patterns_per_structure,
+        seed=args.seed,
+        device=args.device,
+        workers=args.workers,
+        dtype=args.dtype,
+        cif_dir=args.cif_dir,
+        structures_file=args.structures_from,
+        source=source,
+    )
+    report = build_dataset(config, args.out, resume=args.resume, shard=args.shard, progress=not args.quiet)
+    save_config(config, Path(args.out).with_suffix(".config.yaml"))
+    gen = report.generation
+    print(f"wrote {report.path}: {report.n_patterns} patterns of {report.n_structures} structures"
+          + (f" ({report.resumed_chunks} chunks kept from the interrupted run)" if report.resumed_chunks else ""))
+    if config.source == "synthetic" and gen:
+        print(f"pyxtal: {gen.get('units', 0)} indices, dropped attempts: {gen.get('dropped_mismatch', 0)} space-group "
+              f"mismatch, {gen.get('dropped_timeout', 0)} timeout, {gen.get('dropped_error', 0)} error; "
+              f"{gen.get('exhausted', 0)} indices gave up")
+    if report.seconds:
+        print("seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in report.seconds.items()))
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from xrdnet.data.merge import merge_shards
+
+    out = merge_shards(args.out, args.shards, overwrite=args.overwrite)
+    print(f"wrote {out}: virtual data set over {len(args.shards)} shards")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    import json
+
+    from xrdnet.data.reader import PatternDataset, format_summary
+
+    status = 0
+    for path in args.files:
+        try:
+            with PatternDataset(path) as ds:
+                summary = ds.summary()
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"xrdnet info: error: {exc}", file=sys.stderr)
+            status = 2
+            continue
+        if args.json:
+            print(json.dumps(summary, indent=2))
+        else:
+            print(format_summary(summary))
+    return status
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xrdnet", description="Crystal-symmetry prediction from powder XRD.")
     parser.add_argument("--version", action="version", version=f"xrdnet {__version__}")
@@ -41,6 +106,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_quickstart)
+
+    p = sub.add_parser("simulate", help="structures -> rendered patterns -> an HDF5 data set")
+    p.add_argument("--config", default=None, help="YAML config (e.g. configs/experimental.yaml); flags override it")
+    p.add_argument("--out", required=True, help="output HDF5 file, e.g. data/train.h5")
+    p.add_argument("--n-structures", type=int, default=None, help="structures (generation indices / CIF files)")
+    p.add_argument("--patterns-per-structure", type=int, default=None, help="K patterns per structure")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 or auto (default from config: auto)")
+    p.add_argument("--workers", type=int, default=None, help="pyxtal worker processes")
+    p.add_argument("--dtype", choices=["float16", "float32"], default=None)
+    p.add_argument("--cif-dir", default=None, help="read structures from this folder of CIF files (recursive)")
+    p.add_argument("--structures-from", default=None, help="re-render the structures of an xrdnet HDF5 file")
+    p.add_argument("--resume", action="store_true", help="complete an interrupted run with the same config")
+    p.add_argument("--shard", default=None, help="make shard I of N (I/N); join shards with xrdnet merge")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_simulate)
+
+    p = sub.add_parser("merge", help="join simulate shards into one virtual data set (no copy)")
+    p.add_argument("out", help="merged output file")
+    p.add_argument("shards", nargs="+", help="shard files from xrdnet simulate --shard I/N")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_merge)
+
+    p = sub.add_parser("info", help="counts per crystal system and space group, grid and config of a data set")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_info)
     return parser
 
 
@@ -51,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, RuntimeError) as exc:
         print(f"xrdnet {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -36,7 +36,7 @@ def test_good_and_bad_files_in_one_folder(tmp_path):
     items = list(iter_cif_folder(tmp_path, symprec=0.1, report=report))
 
     assert [i.source for i in items] == ["b_nacl.cif", "sub/deeper/A_RUTILE.CIF"]
-    assert [i.index for i in items] == [0, 1]
+    assert [i.index for i in items] == [0, 5]  # positions in the sorted file list, failures included
     for item in items:
         expected = SpacegroupAnalyzer(good[item.source], symprec=0.1).get_space_group_number()
         assert item.space_group == expected
@@ -56,6 +56,16 @@ def test_good_and_bad_files_in_one_folder(tmp_path):
     assert written[0].startswith("# 2 structures read")
     assert written[1] == "path\treason"
     assert len(written) == 2 + 4 and all(line.count("\t") == 1 for line in written[1:])
+
+
+def test_position_ranges_select_files(tmp_path):
+    _write_good(tmp_path)
+    (tmp_path / "c_empty.cif").write_text("")
+    report = SkipReport()
+    tail = list(iter_cif_folder(tmp_path, report=report, start=1))
+    assert [(i.index, i.source) for i in tail] == [(2, "sub/deeper/A_RUTILE.CIF")]
+    assert [p.split("/")[-1] for p, _ in report.skipped] == ["c_empty.cif"]
+    assert [i.index for i in iter_cif_folder(tmp_path, start=0, stop=1)] == [0]
 
 
 def test_missing_folder_is_a_clear_error(tmp_path):

@@ -115,21 +115,27 @@ def test_time_limit_abandons_a_slow_attempt(monkeypatch):
     real_attempt = synthetic._attempt
     calls = []
 
+    def burn(seconds: float) -> None:
+        # The limit counts CPU time, so a slow attempt must compute, not sleep.
+        end = time.process_time() + seconds
+        while time.process_time() < end:
+            sum(range(1000))
+
     def slow_first_attempt(config, space_group, rng, attempt):
         calls.append(attempt)
         if attempt == 0:
-            time.sleep(30)
+            burn(30)
         if attempt == 1:
             # pyxtal has bare excepts; a swallowed timeout must fire again and still end the attempt.
             try:
-                time.sleep(30)
+                burn(30)
             except BaseException:
                 pass
-            time.sleep(30)
+            burn(30)
         return real_attempt(config, space_group, rng, attempt)
 
     monkeypatch.setattr(synthetic, "_attempt", slow_first_attempt)
-    handler_before = signal.getsignal(signal.SIGALRM)
+    handler_before = signal.getsignal(signal.SIGPROF)
     stats = GenerationStats()
     started = time.perf_counter()
     items = list(generate_synthetic(SyntheticConfig(time_limit_s=0.2), 1, seed=3, stats=stats))
@@ -138,8 +144,21 @@ def test_time_limit_abandons_a_slow_attempt(monkeypatch):
     assert calls[:2] == [0, 1] and stats.dropped_timeout == 2
     assert len(items) == 1 or stats.exhausted == 1
     # No alarm is left armed and the previous handler is back.
-    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
-    assert signal.getsignal(signal.SIGALRM) == handler_before
+    assert signal.getitimer(signal.ITIMER_PROF) == (0.0, 0.0)
+    assert signal.getsignal(signal.SIGPROF) == handler_before
+
+
+def test_time_limit_counts_cpu_time_not_waiting(monkeypatch):
+    # A loaded machine (here: an attempt that waits 0.5 s without computing) must not time out at
+    # a 0.2 s limit, or the structures would depend on what else the machine was doing.
+    def waiting_attempt(config, space_group, rng, attempt):
+        time.sleep(1.0)
+        raise RuntimeError("finished waiting")
+
+    monkeypatch.setattr(synthetic, "_attempt", waiting_attempt)
+    stats = GenerationStats()
+    list(generate_synthetic(SyntheticConfig(time_limit_s=0.3, max_attempts=1), 1, seed=3, stats=stats))
+    assert stats.dropped_timeout == 0 and stats.dropped_error == 1
 
 
 def test_tiny_time_limit_exhausts_an_index_with_real_pyxtal():

@@ -148,19 +148,28 @@ def read_cif(path: str | Path) -> Structure:
 
 
 def iter_cif_folder(
-    folder: str | Path, symprec: float = 0.1, report: SkipReport | None = None
+    folder: str | Path,
+    symprec: float = 0.1,
+    report: SkipReport | None = None,
+    start: int = 0,
+    stop: int | None = None,
+    files: list[Path] | None = None,
 ) -> Iterator[LabelledStructure]:
     """Yield every usable CIF below ``folder`` as a ``LabelledStructure``, lazily, in sorted path order.
 
     Each file's first structure is labelled with spglib (through pymatgen's ``SpacegroupAnalyzer``)
-    at ``symprec`` Å; ``source`` is the path relative to ``folder`` and ``index`` counts the
-    structures yielded so far. A file that cannot be used is skipped and recorded in ``report``
-    (path and a reason naming the problem); pass a ``SkipReport`` to see them, they are never raised.
+    at ``symprec`` Å; ``source`` is the path relative to ``folder`` and ``index`` is the file's
+    position in the sorted list (stable whichever files fail, so data sets can be chunked, sharded
+    and resumed by position). ``start``/``stop`` restrict to positions ``start .. stop-1``;
+    ``files`` passes the list of ``find_cif_files`` when the caller already has it. A file that
+    cannot be used is skipped and recorded in ``report`` (path and a reason naming the problem);
+    pass a ``SkipReport`` to see them, they are never raised.
     """
     folder = Path(folder)
     report = report if report is not None else SkipReport()
-    index = 0
-    for path in find_cif_files(folder):
+    files = find_cif_files(folder) if files is None else files
+    for index in range(start, len(files) if stop is None else min(stop, len(files))):
+        path = files[index]
         relative = path.relative_to(folder).as_posix()
         try:
             structure = read_cif(path)
@@ -177,4 +186,3 @@ def iter_cif_folder(
             continue
         report.n_ok += 1
         yield LabelledStructure.from_label(structure, label, relative, index, symprec)
-        index += 1

@@ -4,8 +4,9 @@ Structure ``i`` of a run is a pure function of ``(config, seed, i)``: its space 
 ``SeedSequence([seed, i], spawn_key=(0,))`` and attempt ``a`` at building it uses its own stream
 ``SeedSequence([seed, i], spawn_key=(1, a))`` (elements, counts, then pyxtal's ``random_state``).
 The worker count only decides which process does the work, never what comes out. The one thing
-outside the seed is the wall-clock limit per attempt: an attempt that times out on a loaded
-machine but not on an idle one changes which attempt succeeds, so keep ``time_limit_s`` well above
+outside the seed is the time limit per attempt. It is measured in CPU seconds of the process
+(``ITIMER_PROF``), not wall-clock, so a machine loaded by other work (the simulator, other workers)
+does not turn a passing attempt into a timeout; only a much slower CPU could. Keep ``time_limit_s`` well above
 the typical attempt time (it is a guard against pyxtal's long tail, not a budget).
 
 Every structure is re-labelled by spglib at ``symprec`` and dropped if the label differs from the
@@ -22,7 +23,7 @@ import signal
 import threading
 import warnings
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -57,7 +58,7 @@ class SyntheticConfig:
     ``space_groups`` is ``"uniform"`` or the path of a weights file (CSV ``space_group,weight`` rows
     or a YAML mapping ``number: weight``; groups not listed get weight 0). ``n_species`` is the
     inclusive range of distinct elements, ``max_atoms_per_cell`` bounds the conventional cell,
-    ``volume_factor`` is the range of pyxtal's volume ``factor``, ``time_limit_s`` the wall-clock
+    ``volume_factor`` is the range of pyxtal's volume ``factor``, ``time_limit_s`` the CPU-time
     limit of one attempt, ``max_attempts`` the attempts per index before it is given up, and
     ``symprec`` (Å) the spglib tolerance of the label check.
     """
@@ -203,7 +204,7 @@ def space_group_probabilities(spec: str) -> np.ndarray:
 
 
 class AttemptTimeout(Exception):
-    """Raised inside an attempt by SIGALRM when it runs past ``time_limit_s``."""
+    """Raised inside an attempt by SIGPROF when it uses more than ``time_limit_s`` of CPU time."""
 
 
 def _on_alarm(signum: int, frame: Any) -> None:
@@ -216,13 +217,15 @@ def _time_limit(seconds: float) -> Iterator[bool]:
 
     The timer re-fires every 50 ms after the deadline: pyxtal has bare ``except:`` clauses that can
     swallow one exception, and a repeating alarm makes sure the attempt still ends. Without
-    SIGALRM (Windows) or off the main thread there is no limit, and the body runs to completion.
+    SIGPROF (Windows) or off the main thread there is no limit, and the body runs to completion.
+    CPU time (``ITIMER_PROF``, user + system) rather than wall-clock keeps the outcome independent of
+    how loaded the machine is, which is what keeps generation deterministic.
     """
     if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
         yield False
         return
-    previous = signal.signal(signal.SIGALRM, _on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
+    previous = signal.signal(signal.SIGPROF, _on_alarm)
+    signal.setitimer(signal.ITIMER_PROF, seconds, 0.05)
     try:
         yield True
     finally:
@@ -230,8 +233,8 @@ def _time_limit(seconds: float) -> Iterator[bool]:
         # or a repeating timer would go on raising in the caller's code.
         while True:
             try:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                signal.signal(signal.SIGALRM, previous)
+                signal.setitimer(signal.ITIMER_PROF, 0)
+                signal.signal(signal.SIGPROF, previous)
                 break
             except AttemptTimeout:
                 continue
@@ -387,6 +390,7 @@ def generate(
     stats: GenerationStats | None = None,
     chunksize: int | None = None,
     mp_context: str = "spawn",
+    on_index: Callable[[int, int, list[tuple[str, str]], bool], None] | None = None,
 ) -> Iterator[LabelledStructure]:
     """Yield random crystals for indices ``start .. start+n-1`` in index order, lazily.
 
@@ -396,7 +400,9 @@ def generate(
     ``stats.exhausted``. With ``workers > 1`` the work runs in a process pool (``mp_context``,
     default ``"spawn"``, safe after torch/CUDA is loaded) with at most a few chunks of
     ``chunksize`` indices in flight, so memory stays bounded when the consumer is slow. Closing
-    the generator early stops the pool.
+    the generator early stops the pool. ``on_index(index, space_group, failures, ok)`` is called
+    once per finished index, before its structure is yielded (data-set writers use it to keep
+    per-chunk drop counts).
     """
     if n < 0 or start < 0 or seed < 0:
         raise ValueError(f"n, start and seed must be >= 0, got n={n}, start={start}, seed={seed}")
@@ -408,6 +414,8 @@ def generate(
 
     def collect(result: _IndexResult) -> LabelledStructure | None:
         index, space_group, packed, failures = result
+        if on_index is not None:
+            on_index(index, space_group, failures, packed is not None)
         for outcome, detail in failures:
             stats.add_attempt(outcome, space_group, detail)
         stats.indices_done += 1
