@@ -51,3 +51,22 @@ def reference_records():
     for r in records:
         r["structure"] = Structure.from_dict(r["structure"])
     return records
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory):
+    """A small xrdnet data set (30 pyxtal structures x K=4 on a coarse 1201-point grid, with noise)
+    shared by the data-module, model and compare tests."""
+    from xrdnet.data import SimulateConfig, build_dataset
+    from xrdnet.simulate import ProfileConfig, SimulatorConfig
+    from xrdnet.structures import SyntheticConfig
+
+    config = SimulateConfig(
+        seed=1, n_structures=30, patterns_per_structure=4, workers=1, device="cpu", chunk_structures=8,
+        synthetic=SyntheticConfig(max_atoms_per_cell=12, n_species=(1, 2)),
+        simulator=SimulatorConfig(two_theta_range=(10.0, 70.0), step=0.05,
+                                  profile=ProfileConfig(peak_counts=(2000.0, 2000.0))),
+    )
+    path = tmp_path_factory.mktemp("tiny") / "tiny.h5"
+    build_dataset(config, path, progress=False)
+    return path

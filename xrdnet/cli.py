@@ -14,15 +14,13 @@ def _quickstart(args: argparse.Namespace) -> int:
     from xrdnet.config import load_config
     from xrdnet.quickstart import QuickstartConfig, run_quickstart
 
-    config = load_config(args.config, QuickstartConfig) if args.config else QuickstartConfig()
-    if args.n_structures is not None or args.seed is not None:
-        from dataclasses import replace
+    from dataclasses import replace
 
-        config = replace(
-            config,
-            n_structures=args.n_structures if args.n_structures is not None else config.n_structures,
-            seed=args.seed if args.seed is not None else config.seed,
-        )
+    config = load_config(args.config, QuickstartConfig) if args.config else QuickstartConfig()
+    if args.n_structures is not None:
+        config = replace(config, simulate=replace(config.simulate, n_structures=args.n_structures))
+    if args.seed is not None:
+        config = replace(config, seed=args.seed)
     report = run_quickstart(args.out, config, progress=not args.quiet)
     print(report.read_text())
     print(f"wrote {report.parent}/")
@@ -30,10 +28,10 @@ def _quickstart(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from xrdnet.config import load_config, save_config
+    from xrdnet.config import load_stage_config, save_config
     from xrdnet.data.build import SimulateConfig, build_dataset, with_overrides
 
-    config = load_config(args.config, SimulateConfig) if args.config else SimulateConfig()
+    config = load_stage_config(args.config, SimulateConfig, "simulate") if args.config else SimulateConfig()
     source = None
     if args.cif_dir is not None:
         source = "cif"
@@ -94,6 +92,40 @@ def _info(args: argparse.Namespace) -> int:
     return status
 
 
+def _train(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from xrdnet.config import load_stage_config
+    from xrdnet.train import TrainConfig, train
+
+    config = load_stage_config(args.config, TrainConfig, "train") if args.config else TrainConfig()
+    overrides = {"model": args.model, "seed": args.seed}
+    config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    if args.split_kind or args.max_train is not None:
+        data = config.data
+        if args.split_kind:
+            data = replace(data, split_kind=args.split_kind)
+        if args.max_train is not None:
+            data = replace(data, max_train=args.max_train)
+        config = replace(config, data=data)
+    if args.max_epochs is not None:
+        config = replace(config, trainer=replace(config.trainer, max_epochs=args.max_epochs))
+    run = train(config, args.data, args.out)
+    if "name" in run:
+        shown = {k: run[k] for k in ("kind", "n_train", "train_seconds", "best_val_loss", "val_metrics") if k in run}
+        print(f"wrote run {args.out}: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from xrdnet.compare import compare_runs
+
+    result = compare_runs(args.runs, args.data, args.out, split_kind=args.split_kind, max_test=args.max_test)
+    print(Path(result["paths"]["md"]).read_text())
+    print(f"wrote {args.out}/")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xrdnet", description="Crystal-symmetry prediction from powder XRD.")
     parser.add_argument("--version", action="version", version=f"xrdnet {__version__}")
@@ -122,6 +154,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", default=None, help="make shard I of N (I/N); join shards with xrdnet merge")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_simulate)
+
+    p = sub.add_parser("train", help="train the CNN or the forest baseline on a data set")
+    p.add_argument("--config", default=None, help="YAML train config (e.g. configs/train_cpu.yaml)")
+    p.add_argument("--data", required=True, help="HDF5 data set from xrdnet simulate")
+    p.add_argument("--model", choices=["cnn", "forest"], default=None)
+    p.add_argument("--out", required=True, help="run folder, e.g. runs/cnn")
+    p.add_argument("--split-kind", choices=["structure", "structure_type"], default=None)
+    p.add_argument("--max-train", type=int, default=None, help="cap on training patterns (seeded subset)")
+    p.add_argument("--max-epochs", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("compare", help="evaluate runs on the same test split; tables and confusion matrices")
+    p.add_argument("runs", nargs="+", help="run folders from xrdnet train")
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True, help="report folder")
+    p.add_argument("--split-kind", choices=["structure", "structure_type"], default="structure")
+    p.add_argument("--max-test", type=int, default=0, help="cap on test patterns (seeded subset, 0 = all)")
+    p.set_defaults(func=_compare)
 
     p = sub.add_parser("merge", help="join simulate shards into one virtual data set (no copy)")
     p.add_argument("out", help="merged output file")

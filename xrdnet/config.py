@@ -145,3 +145,18 @@ def save_config(config: Any, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
     return path
+
+
+def load_stage_config(path: str | Path, cls: type[T], stage: str) -> T:
+    """Load ``cls`` from ``path``, from its ``stage:`` section when the file has one.
+
+    One YAML file can then describe a whole experiment (``simulate:``, ``train:``, ...) while a
+    file holding only one stage's keys still works on its own.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    data = yaml.safe_load(path.read_text()) or {}
+    names = {f.name for f in dataclasses.fields(cls)}
+    has_section = isinstance(data, dict) and stage in data and stage not in names
+    return load_config(path, cls, section=stage if has_section else None)

@@ -1,0 +1,74 @@
+"""compare and quickstart end to end on tiny inputs: same test patterns, same metrics, all outputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import replace
+
+import numpy as np
+
+from xrdnet.compare import compare_runs
+from xrdnet.data import PatternDataset
+from xrdnet.data.datamodule import DataConfig
+from xrdnet.evaluate import evaluate
+from xrdnet.models.cnn import CNNConfig
+from xrdnet.models.forest import ForestConfig
+from xrdnet.models.runs import load_run
+from xrdnet.train import TrainConfig, TrainerConfig, train
+
+TINY_CNN = CNNConfig(channels=(8, 8, 16), hidden=32, stem_stride=2)
+QUICK_TRAINER = TrainerConfig(max_epochs=1, progress_bar=False, accelerator="cpu", devices=1)
+
+
+def test_compare_writes_tables_and_figures_for_every_run(tiny_dataset, tmp_path):
+    cnn = tmp_path / "cnn"
+    forest = tmp_path / "et"
+    train(TrainConfig(model="cnn", data=DataConfig(batch_size=16), cnn=TINY_CNN, trainer=QUICK_TRAINER),
+          tiny_dataset, cnn)
+    train(TrainConfig(model="forest", forest=ForestConfig(cs_n_estimators=20, sg_n_estimators=20, n_jobs=1)),
+          tiny_dataset, forest)
+    result = compare_runs([cnn, forest], tiny_dataset, tmp_path / "report")
+    report = tmp_path / "report"
+    for name in ("comparison.md", "comparison.csv", "comparison.json", "confusion_cs_cnn.png",
+                 "confusion_sg_cnn.png", "confusion_cs_et.png", "confusion_sg_et.png"):
+        assert (report / name).is_file() and (report / name).stat().st_size > 0, name
+    rows = list(csv.DictReader((report / "comparison.csv").open()))
+    assert [r["model"] for r in rows] == ["cnn", "et"]
+    md = (report / "comparison.md").read_text()
+    assert "cnn" in md and "et" in md
+    # The table's numbers are evaluate() on the test split, recomputed here independently.
+    with PatternDataset(tiny_dataset) as ds:
+        test = ds.indices("test")
+        lam = ds.attrs["kalpha1_angstrom"]
+        pred = load_run(forest).predict(ds.read_patterns(test), ds.two_theta_deg, lam)
+        expected = evaluate(ds.pattern_crystal_system()[test], ds.pattern_space_group()[test],
+                            pred.cs_proba, pred.sg_proba)
+    stored = json.loads((report / "comparison.json").read_text())
+    et = next(r for r in (stored["rows"] if "rows" in stored else stored["models"]) if r["model"] == "et")
+    assert np.isclose(et["cs_accuracy"], expected["cs_accuracy"]) and np.isclose(et["sg_top5"], expected["sg_top5"])
+    assert result["n_test"] == len(test)
+    assert all(r["inference_patterns_per_s"] > 0 and r["model_size_mb"] > 0 for r in result["rows"])
+
+
+def test_quickstart_runs_the_whole_pipeline_small(tmp_path):
+    from xrdnet.quickstart import QuickstartConfig, run_quickstart
+    from xrdnet.simulate import SimulatorConfig
+
+    base = QuickstartConfig()
+    config = replace(
+        base,
+        simulate=replace(base.simulate, n_structures=24, patterns_per_structure=3, workers=1, chunk_structures=8,
+                         device="cpu", simulator=replace(base.simulate.simulator, two_theta_range=(10.0, 60.0),
+                                                         step=0.05)),
+        cnn=replace(base.cnn, cnn=TINY_CNN, trainer=QUICK_TRAINER),
+        forests=(TrainConfig(model="forest", forest=ForestConfig(cs_n_estimators=10, sg_n_estimators=10, n_jobs=1)),),
+    )
+    assert isinstance(config.simulate.simulator, SimulatorConfig)
+    report = run_quickstart(tmp_path / "qs", config, progress=False)
+    text = report.read_text()
+    assert "| cnn" in text and "extra-trees-suzuki" in text
+    assert (tmp_path / "qs" / "patterns.png").is_file()
+    assert (tmp_path / "qs" / "comparison" / "comparison.md").is_file()
+    # Running it again reuses the finished data set instead of failing on the existing file.
+    assert run_quickstart(tmp_path / "qs", config, progress=False).is_file()

@@ -1,0 +1,273 @@
+"""Lightning ``DataModule`` over an xrdnet HDF5 data set: disk-friendly shuffling, RAM or on-the-fly.
+
+Three ways to feed a network, chosen in ``DataConfig``:
+
+* **from disk** (default): batches are drawn from a few HDF5 chunks at a time. Each epoch shuffles
+  the order of row *blocks* (one block = one HDF5 chunk of ``/patterns``), then shuffles rows inside
+  a window of ``window_blocks`` blocks, so a batch reads a handful of chunks sequentially instead of
+  ``batch_size`` random rows (which thrashes a disk and h5py's chunk cache alike);
+* **in memory** (``in_memory: true``): the split's patterns are read once (200k float16 patterns on
+  8501 points are 3.4 GB) and batches are fully shuffled;
+* **on the fly** (``on_the_fly: true``): batches carry only structure rows and pattern ids, and
+  fresh profiles are rendered on the training device in ``on_after_batch_transfer`` with a seed
+  that changes every epoch, so the network never sees the same pattern twice.
+
+Multi-GPU: the batch sampler itself deals every ``world_size``-th batch to a rank (equal counts
+per rank), so the Trainer runs with ``use_distributed_sampler=False``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from xrdnet.data import hdf5 as h5io
+from xrdnet.data.reader import PatternDataset
+from xrdnet.data.splits import SPLIT_KINDS
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How training reads a data set (the ``data:`` section of a train config).
+
+    ``split_kind`` is ``structure`` or ``structure_type`` (the stricter split). ``max_train``
+    caps the training patterns (0 = all; a seeded subset), handy for quick CPU runs.
+    ``on_the_fly_profile`` names a YAML file whose ``simulator.profile`` replaces the data set's
+    own profile ranges when rendering on the fly (e.g. ``configs/experimental.yaml``).
+    """
+
+    batch_size: int = 128
+    split_kind: str = "structure"
+    in_memory: bool = False
+    on_the_fly: bool = False
+    on_the_fly_profile: str | None = None
+    num_workers: int = 0
+    window_blocks: int = 8
+    max_train: int = 0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.split_kind not in SPLIT_KINDS:
+            raise ValueError(f"split_kind must be one of {SPLIT_KINDS}, got {self.split_kind!r}")
+        if self.batch_size < 1 or self.window_blocks < 1 or self.num_workers < 0 or self.max_train < 0:
+            raise ValueError("batch_size and window_blocks must be >= 1, num_workers and max_train >= 0")
+
+
+class BlockShuffleBatchSampler(Sampler):
+    """Batches of positions ``0..n-1`` shuffled block-wise (see the module docstring).
+
+    ``rows`` are the file rows behind the positions (sorted ascending); a block is the positions
+    whose rows fall into one HDF5 chunk of ``block_rows`` rows. With ``shuffle=False`` batches come
+    in file order. ``rank``/``world_size`` deal batches to DDP processes.
+    """
+
+    def __init__(self, rows: np.ndarray, block_rows: int, batch_size: int, shuffle: bool, seed: int = 0,
+                 window_blocks: int = 8, rank: int = 0, world_size: int = 1, drop_last: bool = False) -> None:
+        self.rows = np.asarray(rows)
+        self.block_rows = max(1, int(block_rows))
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.window_blocks = window_blocks
+        self.rank, self.world_size = rank, world_size
+        self.drop_last = drop_last
+        self.epoch = 0
+        block_id = self.rows // self.block_rows
+        boundaries = np.flatnonzero(np.diff(block_id)) + 1
+        self.blocks = np.split(np.arange(len(self.rows)), boundaries) if len(self.rows) else []
+
+    def set_epoch(self, epoch: int) -> None:
+        """Lightning calls this every epoch, so each epoch gets its own order."""
+        self.epoch = int(epoch)
+
+    def _batches(self) -> list[np.ndarray]:
+        if not self.shuffle:
+            order = np.arange(len(self.rows))
+        else:
+            rng = np.random.default_rng([self.seed, self.epoch])
+            blocks = [self.blocks[i] for i in rng.permutation(len(self.blocks))]
+            parts = []
+            for w in range(0, len(blocks), self.window_blocks):
+                window = np.concatenate(blocks[w : w + self.window_blocks])
+                parts.append(window[rng.permutation(len(window))])
+            order = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        if self.drop_last and batches and len(batches[-1]) < self.batch_size:
+            batches = batches[:-1]
+        if self.world_size > 1:
+            per_rank = len(batches) // self.world_size  # equal counts, or DDP ranks wait on each other
+            batches = batches[self.rank : per_rank * self.world_size : self.world_size]
+        return batches
+
+    def __iter__(self):
+        return iter(b.tolist() for b in self._batches())
+
+    def __len__(self) -> int:
+        n = len(self.rows)
+        count = n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+        return count // self.world_size if self.world_size > 1 else count
+
+
+class PatternRows(Dataset):
+    """Patterns and labels of the file rows ``rows``, read a whole batch at a time.
+
+    ``__getitems__`` receives a batch of positions and returns the collated batch: a dict with
+    ``pattern [B, G]`` float32 (absent in on-the-fly mode), ``crystal_system [B]`` and
+    ``space_group [B]`` (0..229, i.e. ITA number - 1) int64, ``structure_row [B]`` and
+    ``pattern_id [B]`` int64. The HDF5 file is opened lazily in each worker process (h5py handles
+    must not cross a fork).
+    """
+
+    def __init__(self, path: str | Path, rows: np.ndarray, in_memory: bool = False, patterns: bool = True) -> None:
+        self.path = str(path)
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.with_patterns = patterns
+        self._ds: PatternDataset | None = None
+        with PatternDataset(self.path) as ds:
+            self.structure_row = ds.structure_index[self.rows]
+            self.crystal_system = ds.crystal_system[self.structure_row]
+            self.space_group = ds.space_group[self.structure_row] - 1
+            self.pattern_id = ds.pattern_id[self.rows]
+            self.cache = ds.read_patterns(self.rows, np.float16) if (in_memory and patterns) else None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def _dataset(self) -> PatternDataset:
+        if self._ds is None:
+            self._ds = PatternDataset(self.path)
+        return self._ds
+
+    def __getitems__(self, positions: list[int]) -> dict:
+        pos = np.asarray(positions, dtype=np.int64)
+        batch = {
+            "crystal_system": torch.from_numpy(self.crystal_system[pos]),
+            "space_group": torch.from_numpy(self.space_group[pos]),
+            "structure_row": torch.from_numpy(self.structure_row[pos]),
+            "pattern_id": torch.from_numpy(self.pattern_id[pos]),
+        }
+        if self.with_patterns:
+            if self.cache is not None:
+                data = self.cache[pos].astype(np.float32)
+            else:
+                data = self._dataset().read_patterns(self.rows[pos])
+            batch["pattern"] = torch.from_numpy(data)
+        return batch
+
+    def __getitem__(self, position: int) -> dict:
+        return {k: v[0] for k, v in self.__getitems__([position]).items()}
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_ds"] = None  # re-opened in the worker
+        return state
+
+
+def _identity(batch):
+    return batch
+
+
+class PatternDataModule(L.LightningDataModule):
+    """Train/val/test loaders over one data set and one split kind (see the module docstring)."""
+
+    def __init__(self, path: str | Path, config: DataConfig = DataConfig()) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.config = config
+        with PatternDataset(self.path) as ds:
+            self.n_points = ds.n_points
+            self.two_theta_deg = ds.two_theta_deg.copy()
+            self.attrs = dict(ds.attrs)
+            self.split_rows = {s: ds.indices(s, config.split_kind) for s in ("train", "val", "test")}
+            self.block_rows = ds.patterns.chunks[0] if ds.patterns.chunks else h5io.pattern_chunk_rows(
+                ds.n_points, ds.patterns.dtype.itemsize)
+        if config.max_train and len(self.split_rows["train"]) > config.max_train:
+            rng = np.random.default_rng(config.seed)
+            keep = np.sort(rng.choice(len(self.split_rows["train"]), config.max_train, replace=False))
+            self.split_rows["train"] = self.split_rows["train"][keep]
+        if len(self.split_rows["train"]) == 0:
+            raise ValueError(f"{self.path}: the {config.split_kind} split has no training patterns")
+        self._datasets: dict[str, PatternRows] = {}
+        self._renderer = None
+
+    def _data(self, split: str) -> PatternRows:
+        if split not in self._datasets:
+            patterns = not (self.config.on_the_fly and split == "train")
+            self._datasets[split] = PatternRows(self.path, self.split_rows[split], self.config.in_memory, patterns)
+        return self._datasets[split]
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        data = self._data(split)
+        trainer = getattr(self, "trainer", None)
+        rank = trainer.global_rank if trainer is not None else 0
+        world = trainer.world_size if trainer is not None else 1
+        block = 1 if (self.config.in_memory or (self.config.on_the_fly and split == "train")) else self.block_rows
+        sampler = BlockShuffleBatchSampler(
+            data.rows, block, self.config.batch_size, shuffle, self.config.seed, self.config.window_blocks,
+            rank, world, drop_last=shuffle and len(data) > self.config.batch_size,
+        )
+        return DataLoader(data, batch_sampler=sampler, collate_fn=_identity, num_workers=self.config.num_workers,
+                          persistent_workers=self.config.num_workers > 0)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        """Render on-the-fly training batches on the device they were moved to."""
+        if "pattern" not in batch:
+            epoch = self.trainer.current_epoch if getattr(self, "trainer", None) is not None else 0
+            batch["pattern"] = self.renderer().render(batch["structure_row"], batch["pattern_id"], epoch)
+        return batch
+
+    def renderer(self) -> "OnTheFlyRenderer":
+        if self._renderer is None:
+            self._renderer = OnTheFlyRenderer(self.path, self.config)
+        return self._renderer
+
+
+class OnTheFlyRenderer:
+    """Fresh patterns of stored structures: ``render(structure_rows, pattern_ids, epoch) -> [B, G]``.
+
+    Uses the data set's simulator settings (grid, wavelength, profile ranges; or the profile of
+    ``config.on_the_fly_profile``) on the device of ``structure_rows``. The seed mixes the data
+    set's seed and the epoch, so every epoch draws new profile parameters for every pattern.
+    """
+
+    def __init__(self, path: str | Path, config: DataConfig) -> None:
+        from xrdnet.config import config_from_dict, load_config
+        from xrdnet.simulate import SimulatorConfig
+
+        with PatternDataset(path) as ds:
+            self.records = ds.records()
+            sim_dict = (ds.config or {}).get("simulator", {})
+            self.base_seed = int(ds.attrs.get("seed", 0))
+        sim_config = config_from_dict(SimulatorConfig, sim_dict, f"{path}:simulator")
+        if config.on_the_fly_profile:
+            profile = load_config(config.on_the_fly_profile, SimulatorConfig, section="simulator").profile
+            sim_config = SimulatorConfig(sim_config.wavelength, sim_config.two_theta_range, sim_config.step, profile)
+        self.sim_config = sim_config
+        self._sims: dict[str, object] = {}
+
+    def render(self, structure_rows: torch.Tensor, pattern_ids: torch.Tensor, epoch: int) -> torch.Tensor:
+        from xrdnet.simulate import XRDSimulator
+
+        device = structure_rows.device
+        key = str(device)
+        if key not in self._sims:
+            self._sims[key] = XRDSimulator.from_config(self.sim_config, device=device)
+        batch = self.records.select(structure_rows.cpu().numpy()).to_batch()
+        # A fresh seed per epoch (and never the seed the stored patterns were made with).
+        seed = (self.base_seed * 1_000_003 + 7919 * (epoch + 1)) % (1 << 62)
+        return self._sims[key].patterns(batch, seed=seed, pattern_ids=pattern_ids.cpu())

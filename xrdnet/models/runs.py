@@ -1,0 +1,97 @@
+"""Load a trained run folder (CNN or forest) behind one prediction interface.
+
+``compare`` and ``predict`` never care which kind of model a run holds: ``load_run(folder)``
+returns a ``LoadedRun`` whose ``predict`` maps patterns to crystal-system and space-group
+probabilities and (consistent, for the CNN) predictions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class Prediction:
+    """Model output for P patterns (numpy).
+
+    Attributes:
+        cs_proba: ``[P, 7]``; sg_proba: ``[P, 230]`` (column j = space group j+1).
+        cs_pred: ``[P]`` 0..6; sg_pred: ``[P]`` 1..230.
+    """
+
+    cs_proba: np.ndarray
+    sg_proba: np.ndarray
+    cs_pred: np.ndarray
+    sg_pred: np.ndarray
+
+
+@dataclass
+class LoadedRun:
+    """A run folder's model plus its record (``run.json``)."""
+
+    path: Path
+    kind: str
+    info: dict
+    model: object = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def size_mb(self) -> float:
+        f = self.path / self.info.get("model_file", "")
+        return f.stat().st_size / 1e6 if f.is_file() else float("nan")
+
+    @property
+    def two_theta_deg(self) -> np.ndarray | None:
+        """The grid the model was trained on (CNN), else None (the forest works on peaks)."""
+        if self.kind == "cnn":
+            return np.asarray(self.model.hparams["two_theta_deg"], dtype=np.float64)
+        return None
+
+    def predict(self, patterns: np.ndarray, two_theta_deg: np.ndarray, wavelength_angstrom: float,
+                batch_size: int = 512) -> Prediction:
+        """Predictions for ``[P, G]`` patterns sampled on ``two_theta_deg`` at ``wavelength_angstrom``.
+
+        The CNN needs its own grid: other grids are interpolated onto it (zero outside the
+        measured range). Wavelength conversion for measured patterns happens before this call.
+        """
+        patterns = np.asarray(patterns, dtype=np.float32)
+        if self.kind == "cnn":
+            import torch
+
+            grid = self.two_theta_deg
+            if len(grid) != len(two_theta_deg) or not np.allclose(grid, two_theta_deg, atol=1e-6):
+                patterns = np.stack([np.interp(grid, two_theta_deg, p, left=0.0, right=0.0) for p in patterns])
+                patterns = patterns.astype(np.float32)
+            cs_p, sg_p, cs, sg = self.model.predict_patterns(torch.from_numpy(patterns), batch_size)
+            return Prediction(cs_p.numpy(), sg_p.numpy(), cs.numpy(), sg.numpy())
+        cs_p, sg_p = self.model.predict_proba(patterns, two_theta_deg, wavelength_angstrom)
+        return Prediction(cs_p, sg_p, cs_p.argmax(1), sg_p.argmax(1) + 1)
+
+
+def load_run(path: str | Path, device: str = "cpu") -> LoadedRun:
+    """Open run folder ``path`` written by ``xrdnet train`` (clear errors for anything else)."""
+    path = Path(path)
+    record = path / "run.json"
+    if not record.is_file():
+        raise FileNotFoundError(f"{path}: not a run folder (no run.json; make one with xrdnet train)")
+    info = json.loads(record.read_text())
+    kind = info.get("kind")
+    if kind == "cnn":
+        from xrdnet.models.cnn import CNNClassifier
+
+        model = CNNClassifier.from_checkpoint(path / info.get("model_file", "model.ckpt"), map_location=device)
+        model = model.to(device)
+    elif kind == "forest":
+        from xrdnet.models.forest import ForestModel
+
+        model = ForestModel.load(path)
+    else:
+        raise ValueError(f"{record}: unknown model kind {kind!r}")
+    return LoadedRun(path, kind, info, model)
