@@ -64,10 +64,15 @@ def test_noise_below_threshold_gives_no_peaks_and_flat_patterns_are_empty():
     assert len(peaks) == 1 and abs(peaks.two_theta_deg[0] - 15.0) <= STEP
     for flat in (np.zeros(len(grid)), np.full(len(grid), 3.0), -np.ones(len(grid))):
         assert len(find_peaks(flat, grid)) == 0
-    # Smoothing suppresses counting noise that would otherwise add peaks.
+    # Noise of 5 % of the maximum: a fixed 1 % prominence counts noise wiggles as peaks; the
+    # default noise-adaptive prominence (and smoothing) keeps only the real one.
     noisy = gaussians(grid, [15.0], [1.0], sigma_deg=0.05) + rng.uniform(0, 0.05, len(grid))
-    assert len(find_peaks(noisy, grid)) > 1
+    assert len(find_peaks(noisy, grid, PeakFinderConfig(noise_sigmas=0, smooth_points=0))) > 1
+    assert len(find_peaks(noisy, grid)) == 1
     assert len(find_peaks(noisy, grid, PeakFinderConfig(smooth_points=9, min_prominence=0.05))) == 1
+    # Peaks well above the noise are all still found.
+    three = gaussians(grid, [12.0, 15.0, 20.0], [1.0, 0.3, 0.2]) + rng.normal(0, 0.01, len(grid))
+    assert len(find_peaks(three, grid)) == 3
 
 
 def test_non_uniform_grid_and_batch():

@@ -89,6 +89,12 @@ class PeakFinderConfig:
         smooth_points: width in grid points of a moving average applied before searching
             (0 or 1 = none). Use a few points on measured patterns to stop counting noise from
             splitting one peak into several; simulated noise-free patterns need none.
+        noise_sigmas: the prominence must also exceed this many standard deviations of the
+            pattern's point-to-point noise, estimated robustly from the median absolute second
+            difference (for white noise, std of the second difference = √6 σ). Counting noise at
+            a few hundred counts is several % of the maximum, far above ``min_prominence``: without
+            this test a noisy pattern shows hundreds of "peaks" and the first ten are noise.
+            Noise-free simulated patterns have σ ≈ 0 and are unaffected. 0 disables it.
         refine: refine each peak position below the grid step with the vertex of a parabola
             through the maximum and its two neighbours (heights stay the sampled values). This
             makes Q features independent of where the grid happens to fall.
@@ -97,7 +103,8 @@ class PeakFinderConfig:
     min_height: float = 0.01
     min_prominence: float = 0.01
     min_distance_deg: float = 0.1
-    smooth_points: int = 0
+    smooth_points: int = 3
+    noise_sigmas: float = 5.0
     refine: bool = True
 
     def __post_init__(self) -> None:
@@ -111,6 +118,9 @@ class PeakFinderConfig:
         s = self.smooth_points
         if isinstance(s, bool) or not isinstance(s, int) or s < 0:
             raise ValueError(f"smooth_points must be an integer >= 0 (0 = no smoothing), got {s!r}")
+        n = self.noise_sigmas
+        if isinstance(n, bool) or not isinstance(n, (int, float)) or not (math.isfinite(n) and n >= 0):
+            raise ValueError(f"noise_sigmas must be a finite number >= 0, got {n!r}")
         if not isinstance(self.refine, bool):
             raise ValueError(f"refine must be true or false, got {self.refine!r}")
 
@@ -175,13 +185,18 @@ def _find_peaks_checked(pattern: np.ndarray, grid: np.ndarray, config: PeakFinde
                         distance: int | None) -> Peaks:
     """``find_peaks`` body, inputs already validated (the batch version checks once)."""
     y = pattern.astype(np.float64, copy=False)
+    prominence = config.min_prominence
+    if config.noise_sigmas > 0 and len(y) > 2 and float(y.max()) > 0:
+        second = np.diff(y / float(y.max()), 2)
+        sigma = 1.4826 * float(np.median(np.abs(second))) / math.sqrt(6.0)
+        prominence = max(prominence, config.noise_sigmas * sigma)
     if config.smooth_points > 1:
         y = scipy.ndimage.uniform_filter1d(y, config.smooth_points, mode="nearest")
     top = float(y.max()) if len(y) else 0.0
     if top <= 0 or top == float(y.min()):
         return Peaks.empty()  # all-zero, all-negative or flat: nothing stands out
     y = y / top
-    index, props = scipy.signal.find_peaks(y, height=config.min_height, prominence=config.min_prominence,
+    index, props = scipy.signal.find_peaks(y, height=config.min_height, prominence=prominence,
                                            distance=distance)
     if len(index) == 0:
         return Peaks.empty()
@@ -298,3 +313,148 @@ def profile_feature_names(two_theta_deg: np.ndarray, factor: int = 10) -> tuple[
     grid = _check_grid(two_theta_deg, np.asarray(two_theta_deg).size)
     return tuple(f"max_two_theta_{grid[s]:.2f}_{grid[min(s + factor, len(grid)) - 1]:.2f}_deg"
                  for s in range(0, len(grid), factor))
+
+
+# --------------------------------------------------------------------------- feature set "interpretable"
+
+_SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+FEATURE_UNITS: tuple[str, ...] = ("count", "deg", "Å", "1/Å", "1")
+"""Units a ``FeatureSpec`` may carry: a count, degrees 2θ, ångström, inverse ångström, dimensionless."""
+
+STRONG_PEAK_FRACTION = 0.1
+"""A peak at least this fraction of the strongest one counts as "strong" (``n_strong_peaks``)."""
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Name, physical unit and meaning of one interpretable feature column.
+
+    Attributes:
+        name: machine name, unique, ASCII (``q2_over_q1``); the column key in JSON and CSV.
+        unit: one of ``FEATURE_UNITS``; decides how a threshold prints (counts as integers).
+        description: one sentence for tables and figure captions.
+        symbol: short Unicode label for rules (``Q₂/Q₁``, ``2θ₁``, ``number of peaks``).
+        latex: the same label in LaTeX (``$Q_{2}/Q_{1}$``).
+        needs_peaks: peaks a pattern must have for the feature to be defined (0 = always);
+            below that the value is NaN, which rule text spells "fewer than k peaks".
+    """
+
+    name: str
+    unit: str
+    description: str
+    symbol: str = ""
+    latex: str = ""
+    needs_peaks: int = 0
+
+    def __post_init__(self) -> None:
+        if self.unit not in FEATURE_UNITS:
+            raise ValueError(f"feature {self.name!r}: unit must be one of {FEATURE_UNITS}, got {self.unit!r}")
+
+    @property
+    def label(self) -> str:
+        """``symbol (unit)`` for axes and tree figures; counts and dimensionless features have no unit."""
+        shown = {"deg": "°", "Å": "Å", "1/Å": "1/Å"}.get(self.unit)
+        return f"{self.symbol or self.name} ({shown})" if shown else (self.symbol or self.name)
+
+
+def _ordinal(i: int) -> str:
+    return f"{i}{'th' if 10 <= i % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(i % 10, 'th')}"
+
+
+def interpretable_feature_specs(n_peaks: int = 10) -> list[FeatureSpec]:
+    """The ``FeatureSpec`` of every ``interpretable_features`` column, in column order.
+
+    For the first ``n_peaks`` peaks in ascending 2θ: 2θ_i (deg), d_i (Å) and Q_i (1/Å); for
+    i = 2..n_peaks: Q_i/Q_1 and (Q_i/Q_1)²; then the number of peaks, the number of strong peaks
+    (≥ ``STRONG_PEAK_FRACTION`` of the strongest), the 2θ and d of the strongest peak, the
+    relative intensities I₂/I₁ and I₃/I₁ of the 2nd and 3rd strongest peaks, mean and standard
+    deviation of the relative intensity of the ``n_peaks`` strongest peaks, and the angular span
+    2θ_last − 2θ_first of all peaks.
+    """
+    suzuki_feature_names(n_peaks)  # validates n_peaks
+    n = int(n_peaks)
+    specs: list[FeatureSpec] = []
+    for i in range(1, n + 1):
+        s = str(i).translate(_SUBSCRIPT)
+        specs.append(FeatureSpec(f"two_theta{i}_deg", "deg", f"2θ of the {_ordinal(i)} peak (ascending 2θ)",
+                                 f"2θ{s}", rf"$2\theta_{{{i}}}$", i))
+        specs.append(FeatureSpec(f"d{i}_angstrom", "Å", f"d-spacing of the {_ordinal(i)} peak",
+                                 f"d{s}", f"$d_{{{i}}}$", i))
+        specs.append(FeatureSpec(f"q{i}_inv_angstrom", "1/Å", f"Q = 4π sin θ / λ of the {_ordinal(i)} peak",
+                                 f"Q{s}", f"$Q_{{{i}}}$", i))
+    for i in range(2, n + 1):
+        s = str(i).translate(_SUBSCRIPT)
+        specs.append(FeatureSpec(f"q{i}_over_q1", "1", f"Q of the {_ordinal(i)} peak over Q of the 1st",
+                                 f"Q{s}/Q₁", f"$Q_{{{i}}}/Q_{{1}}$", i))
+        specs.append(FeatureSpec(f"q{i}_over_q1_squared", "1",
+                                 f"(Q_{i}/Q_1)²: 1, 2, 3, 4, ... for a primitive cubic lattice",
+                                 f"(Q{s}/Q₁)²", f"$(Q_{{{i}}}/Q_{{1}})^2$", i))
+    pct = f"{STRONG_PEAK_FRACTION:.0%}"
+    specs += [
+        FeatureSpec("n_peaks", "count", "number of peaks found in the whole pattern", "number of peaks",
+                    "number of peaks", 0),
+        FeatureSpec("n_strong_peaks", "count", f"number of peaks at least {pct} of the strongest",
+                    f"number of peaks ≥ {pct} I₁", rf"number of peaks $\geq {pct[:-1]}\,\%\,I_1$", 0),
+        FeatureSpec("two_theta_strongest_deg", "deg", "2θ of the strongest peak", "2θ(I₁)", r"$2\theta(I_1)$", 1),
+        FeatureSpec("d_strongest_angstrom", "Å", "d-spacing of the strongest peak", "d(I₁)", "$d(I_1)$", 1),
+        FeatureSpec("intensity2_over_intensity1", "1", "height of the 2nd strongest peak over the strongest",
+                    "I₂/I₁", "$I_2/I_1$", 2),
+        FeatureSpec("intensity3_over_intensity1", "1", "height of the 3rd strongest peak over the strongest",
+                    "I₃/I₁", "$I_3/I_1$", 3),
+        FeatureSpec("mean_intensity_strongest", "1", f"mean height (max = 1) of the {n} strongest peaks",
+                    f"mean I (top {n})", rf"$\bar I$ (top {n})", 1),
+        FeatureSpec("std_intensity_strongest", "1", f"standard deviation of the height of the {n} strongest peaks",
+                    f"std I (top {n})", rf"$\sigma_I$ (top {n})", 1),
+        FeatureSpec("span_two_theta_deg", "deg", "2θ of the last peak minus 2θ of the first", "2θ span",
+                    r"$2\theta$ span", 1),
+    ]
+    return specs
+
+
+def interpretable_features(patterns: np.ndarray, two_theta_deg: np.ndarray, wavelength_angstrom: float,
+                           n_peaks: int = 10, config: PeakFinderConfig = PeakFinderConfig(),
+                           ) -> tuple[np.ndarray, list[FeatureSpec]]:
+    """Interpretable peak features ``X [P, F]`` float64 of ``patterns [P, G]`` and their ``FeatureSpec``s.
+
+    The same function serves a data set and one measured pattern (pass it as ``[1, G]``). Peaks
+    come from the shared ``find_peaks`` with ``config``; ``wavelength_angstrom`` is the λ their
+    maxima belong to (Kα1 for a doublet), used for d and Q. A feature a pattern cannot have
+    (the 7th peak of a pattern with 5, I₂/I₁ of a single peak) is NaN, not 0: scikit-learn
+    trees (≥ 1.3) route NaN to the side learned in fitting, while a 0 sentinel would make
+    "2θ₇ ≤ 20°" silently mean "or no 7th peak". Columns: ``interpretable_feature_specs``.
+    """
+    specs = interpretable_feature_specs(n_peaks)
+    lam = _check_wavelength(wavelength_angstrom)
+    n = int(n_peaks)
+    peaks = find_peaks_batch(patterns, two_theta_deg, config)
+    X = np.full((len(peaks), len(specs)), np.nan, dtype=np.float64)
+    column = {s.name: j for j, s in enumerate(specs)}
+    first = np.full((len(peaks), n), np.nan)
+    for row, p in enumerate(peaks):
+        first[row, : min(n, len(p))] = p.two_theta_deg[:n]
+        X[row, column["n_peaks"]] = len(p)
+        X[row, column["n_strong_peaks"]] = int(np.sum(p.height >= STRONG_PEAK_FRACTION * p.height.max())) if len(p) else 0
+        if len(p) == 0:
+            continue
+        order = np.argsort(-p.height, kind="stable")
+        top = p.height[order[:n]] / p.height[order[0]]
+        X[row, column["two_theta_strongest_deg"]] = p.two_theta_deg[order[0]]
+        X[row, column["mean_intensity_strongest"]] = top.mean()
+        X[row, column["std_intensity_strongest"]] = top.std()
+        X[row, column["span_two_theta_deg"]] = p.two_theta_deg[-1] - p.two_theta_deg[0]
+        if len(p) >= 2:
+            X[row, column["intensity2_over_intensity1"]] = top[1]
+        if len(p) >= 3:
+            X[row, column["intensity3_over_intensity1"]] = top[2]
+    X[:, column["d_strongest_angstrom"]] = d_angstrom_from_two_theta(X[:, column["two_theta_strongest_deg"]], lam)
+    q = q_inv_angstrom_from_two_theta(first, lam)  # NaN stays NaN
+    for i in range(1, n + 1):
+        X[:, column[f"two_theta{i}_deg"]] = first[:, i - 1]
+        X[:, column[f"d{i}_angstrom"]] = d_angstrom_from_two_theta(first[:, i - 1], lam)
+        X[:, column[f"q{i}_inv_angstrom"]] = q[:, i - 1]
+        if i >= 2:
+            ratio = q[:, i - 1] / q[:, 0]
+            X[:, column[f"q{i}_over_q1"]] = ratio
+            X[:, column[f"q{i}_over_q1_squared"]] = ratio**2
+    return X, specs

@@ -115,6 +115,12 @@ def train_cnn(config: TrainConfig, data_path: str | Path, out: Path) -> dict:
     seconds = time.perf_counter() - t0
     if not checkpoint.best_model_path:  # same on every rank, so all of them join the collective save
         trainer.save_checkpoint(out / "model.ckpt")  # no validation ran (max_steps): keep the last weights
+    if trainer.is_global_zero:
+        # Keep weights and hyper-parameters only: the optimizer state would triple the file that
+        # predict loads and that a checkpoint ships as.
+        ckpt = torch.load(out / "model.ckpt", map_location="cpu", weights_only=False)
+        torch.save({k: ckpt[k] for k in ("state_dict", "hyper_parameters", "pytorch-lightning_version", "epoch",
+                                         "global_step") if k in ckpt}, out / "model.ckpt")
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
     return {
         "train_seconds": seconds,

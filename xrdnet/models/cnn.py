@@ -3,8 +3,9 @@
 Network. A pattern ``[B, G]`` (max = 1) is square-rooted (weak reflections carry most of the
 symmetry information; the square root is what a crystallographer's eye does with a log-ish
 intensity axis) and passed through a strided stem and ``len(channels)`` blocks of
-conv → BatchNorm → GELU → max-pool (each halves the length). Global average and max pooling
-over the remaining positions feed an MLP with one output per space group.
+conv → BatchNorm → GELU → max-pool (each halves the length). The feature map is averaged into
+``position_bins`` bins along 2θ and flattened into an MLP with one output per space group: a
+global pool would throw away where the peaks are, which is exactly what symmetry depends on.
 
 Consistent heads. There is a single space-group head; crystal-system probabilities are the sums of
 the space-group probabilities inside each system, ``p(c) = Σ_{g ∈ c} p(g)`` (a log-sum-exp of the
@@ -35,6 +36,7 @@ class CNNConfig:
     kernel_size: int = 7
     stem_kernel: int = 9
     stem_stride: int = 4  # 0.04° per position on the default grid: finer than any peak width
+    position_bins: int = 32
     hidden: int = 384
     dropout: float = 0.3
     lr: float = 2e-3
@@ -80,8 +82,11 @@ class XRDNet(nn.Module):
             ]
             width = out
         self.features = nn.Sequential(*layers)
+        # Symmetry lives in *where* the peaks are (ratios of Q), so the head must see positions:
+        # pool to a fixed number of position bins and flatten, never a global (position-free) pool.
+        self.bins = nn.AdaptiveAvgPool1d(config.position_bins)
         self.head = nn.Sequential(
-            nn.Linear(2 * width, config.hidden),
+            nn.Linear(width * config.position_bins, config.hidden),
             nn.GELU(),
             nn.Dropout(config.dropout),
             nn.Linear(config.hidden, N_SPACE_GROUPS),
@@ -90,7 +95,7 @@ class XRDNet(nn.Module):
     def forward(self, pattern: torch.Tensor) -> torch.Tensor:
         x = torch.sqrt(pattern.clamp(min=0.0)).unsqueeze(1)  # [B, 1, G]
         x = self.features(x)  # [B, C, L]
-        x = torch.cat([x.mean(dim=-1), x.amax(dim=-1)], dim=1)  # [B, 2C]
+        x = self.bins(x).flatten(1)  # [B, C·position_bins]
         return self.head(x)  # [B, 230]
 
 
