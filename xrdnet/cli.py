@@ -120,8 +120,51 @@ def _train(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from xrdnet.compare import compare_runs
 
-    result = compare_runs(args.runs, args.data, args.out, split_kind=args.split_kind, max_test=args.max_test)
+    result = compare_runs(args.runs, args.data, args.out, split_kind=args.split_kind, max_test=args.max_test,
+                          real_dir=args.real, real_background=args.real_background)
     print(Path(result["paths"]["md"]).read_text())
+    print(f"wrote {args.out}/")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import json
+
+    from xrdnet.predict import format_result, predict_files
+
+    wavelength = args.wavelength
+    if wavelength is not None:
+        try:
+            wavelength = float(wavelength)
+        except ValueError:
+            pass
+    results, errors = predict_files(args.files, args.checkpoint, wavelength, args.top_k, args.background, args.plot)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print("\n\n".join(format_result(r) for r in results))
+    for path, message in errors:
+        print(f"xrdnet predict: error: {message if str(path) in message else f'{path}: {message}'}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def _rules(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from xrdnet.config import load_stage_config
+    from xrdnet.explain.command import RulesConfig, make_rules
+
+    config = load_stage_config(args.config, RulesConfig, "rules") if args.config else RulesConfig()
+    overrides = {"target": args.target, "max_depth": args.max_depth, "max_patterns": args.max_patterns,
+                 "split_kind": args.split_kind, "seed": args.seed}
+    config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    summary = make_rules(args.run, args.data, args.out, config)
+    tree = summary["tree"]
+    print(f"best one-line rule: {summary['best_one_line_rule']['text']}")
+    print(f"{summary['target']} tree, depth {tree['depth']}, {tree['leaves']} leaves: held-out fidelity "
+          f"{tree['held_out']['fidelity']:.3f}, accuracy {tree['held_out']['accuracy']:.3f} "
+          f"(n = {summary['n_held_out']}, fitted on {summary['n_fit']})")
+    print((Path(args.out) / "sweep.md").read_text())
     print(f"wrote {args.out}/")
     return 0
 
@@ -172,7 +215,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="report folder")
     p.add_argument("--split-kind", choices=["structure", "structure_type"], default="structure")
     p.add_argument("--max-test", type=int, default=0, help="cap on test patterns (seeded subset, 0 = all)")
+    p.add_argument("--real", default=None, help="folder of measured patterns + labels.csv: adds real-data columns")
+    p.add_argument("--real-background", action="store_true", help="subtract a background from the real patterns")
     p.set_defaults(func=_compare)
+
+    p = sub.add_parser("predict", help="crystal system and space group of measured pattern files")
+    p.add_argument("files", nargs="+", help=".xy/.xye/.dat/.txt/.csv/.xrdml files")
+    p.add_argument("--checkpoint", default=None, help="run folder or shipped checkpoint (default: checkpoints/)")
+    p.add_argument("--wavelength", default=None, help="radiation name (CuKa, MoKa1, ...) or Å, when the file has none")
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--background", action="store_true", help="subtract a smooth background first")
+    p.add_argument("--json", action="store_true", help="print one JSON list, one object per file")
+    p.add_argument("--plot", default=None, help="PNG of the pattern, its peaks and the prediction")
+    p.set_defaults(func=_predict)
+
+    p = sub.add_parser("rules", help="surrogate decision-tree rules fitted to a run's predictions, for papers")
+    p.add_argument("--run", required=True, help="run folder from xrdnet train (the model to explain)")
+    p.add_argument("--data", required=True, help="HDF5 data set: rules are fitted on its train split, judged on test")
+    p.add_argument("--out", required=True, help="output folder, e.g. rules/cnn")
+    p.add_argument("--config", default=None, help="YAML rules config (flags override it)")
+    p.add_argument("--target", choices=["crystal_system", "space_group", "cubic"], default=None,
+                   help="what the trees predict (default crystal_system: multi-class + one-vs-rest per system)")
+    p.add_argument("--max-depth", type=int, default=None, help="depth of the exported tree; sweep 1..D (default 6)")
+    p.add_argument("--max-patterns", type=int, default=None, help="cap per split (seeded subset, 0 = all; default 10000)")
+    p.add_argument("--split-kind", choices=["structure", "structure_type"], default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.set_defaults(func=_rules)
 
     p = sub.add_parser("merge", help="join simulate shards into one virtual data set (no copy)")
     p.add_argument("out", help="merged output file")

@@ -27,11 +27,15 @@ def compare_runs(
     seed: int = 0,
     title: str | None = None,
     extra_md: str = "",
+    real_dir: str | Path | None = None,
+    real_background: bool = False,
 ) -> dict:
     """Evaluate ``runs`` on the test split of ``data_path``; write the comparison into ``out``.
 
-    ``max_test`` caps the test patterns (a seeded subset, 0 = all). Returns the paths written and
-    the rows of the table.
+    ``max_test`` caps the test patterns (a seeded subset, 0 = all). ``real_dir`` adds real-data
+    columns: a folder of measured patterns with a ``labels.csv`` (``file,space_group`` columns),
+    read through the same readers and grid conversion as ``xrdnet predict`` (evaluation only).
+    Returns the paths written and the rows of the table.
     """
     from xrdnet.data.reader import PatternDataset
     from xrdnet.evaluate import confusion_matrix_figure, evaluate, space_group_confusion_figure, write_comparison
@@ -52,6 +56,7 @@ def compare_runs(
         lam = float(ds.attrs.get("kalpha1_angstrom") or ds.attrs.get("wavelength_angstrom"))
         data_name = Path(data_path).name
 
+    real = load_labelled_patterns(real_dir, grid, lam, real_background) if real_dir else None
     rows = []
     for run in loaded:
         trained_on = run.info.get("split_kind")
@@ -69,6 +74,15 @@ def compare_runs(
                                 out / f"confusion_cs_{run.name}.png")
         space_group_confusion_figure(sg_true, pred.sg_pred, out / f"confusion_sg_{run.name}.png",
                                      f"{label}: space group")
+        real_metrics = {}
+        if real is not None:
+            real_pred = run.predict(real["patterns"], grid, lam)
+            m = evaluate(real["crystal_system"], real["space_group"], real_pred.cs_proba, real_pred.sg_proba,
+                         crystal_system_pred=real_pred.cs_pred, space_group_pred=real_pred.sg_pred)
+            real_metrics = {"real_cs_accuracy": m["cs_accuracy"], "real_sg_accuracy": m["sg_accuracy"],
+                            "real_sg_top5": m["sg_top5"], "real_n": m["n"],
+                            "real_cs_balanced_accuracy": m["cs_balanced_accuracy"],
+                            "real_cs_per_class_accuracy": m["cs_per_class_accuracy"]}
         rows.append({
             "model": run.name,
             "kind": run.kind,
@@ -77,7 +91,57 @@ def compare_runs(
             "inference_patterns_per_s": len(patterns) / max(seconds, 1e-9),
             "model_size_mb": run.size_mb,
             "train_seconds": float(run.info.get("train_seconds", float("nan"))),
+            **real_metrics,
         })
     header = title or f"Comparison on {data_name}, test split by {split_kind} ({len(test)} patterns)"
+    if real is not None:
+        extra_md = (f"Real data: {real['n']} measured patterns from {real_dir} ({real['n_skipped']} files "
+                    "unreadable or unlabelled, skipped); evaluation only, never used for training or tuning.\n\n"
+                    + extra_md)
     paths = write_comparison(rows, out, header, extra_md)
     return {"paths": paths, "rows": rows, "n_test": int(len(test))}
+
+
+def load_labelled_patterns(folder: str | Path, grid: np.ndarray, wavelength_angstrom: float,
+                           subtract_background: bool = False) -> dict:
+    """Measured patterns of ``folder`` (listed in its ``labels.csv``) on the model grid, with labels.
+
+    Returns ``patterns [R, G]`` float32, ``crystal_system [R]``, ``space_group [R]``, ``files``,
+    ``n`` and ``n_skipped`` (files missing, unreadable or with a label outside 1..230).
+    """
+    import csv
+
+    from xrdnet.patterns_io import read_many, to_model_grid
+    from xrdnet.symmetry import crystal_system_index
+
+    folder = Path(folder)
+    labels_file = folder / "labels.csv"
+    if not labels_file.is_file():
+        raise FileNotFoundError(f"{folder}: no labels.csv (columns file,space_group) for the real-data evaluation")
+    labels = {}
+    with labels_file.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            try:
+                number = int(row["space_group"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            if 1 <= number <= 230:
+                labels[row["file"]] = number
+    patterns, errors = read_many([folder / name for name in labels], None)
+    rows, sgs, files = [], [], []
+    for pattern in patterns:
+        if pattern.wavelength_angstrom is None:
+            pattern.wavelength_angstrom = wavelength_angstrom  # the set's README states Cu Kα
+        try:
+            row, _ = to_model_grid(pattern, grid, wavelength_angstrom, subtract_background=subtract_background)
+        except ValueError:
+            continue
+        rows.append(row)
+        sgs.append(labels[pattern.path.name])
+        files.append(pattern.path.name)
+    if not rows:
+        raise ValueError(f"{folder}: no readable labelled pattern")
+    sg = np.asarray(sgs, dtype=np.int64)
+    return {"patterns": np.stack(rows).astype(np.float32), "space_group": sg,
+            "crystal_system": np.array([crystal_system_index(g) for g in sg]), "files": files,
+            "n": len(rows), "n_skipped": len(labels) - len(rows)}
