@@ -68,6 +68,8 @@ def test_quickstart_runs_the_whole_pipeline_small(tmp_path):
     report = run_quickstart(tmp_path / "qs", config, progress=False)
     text = report.read_text()
     assert "| cnn" in text and "extra-trees-suzuki" in text
+    assert "Best one-line surrogate rule" in text and "→" in text
+    assert (tmp_path / "qs" / "rules" / "tree.json").is_file()
     assert (tmp_path / "qs" / "patterns.png").is_file()
     assert (tmp_path / "qs" / "comparison" / "comparison.md").is_file()
     # Running it again reuses the finished data set instead of failing on the existing file.

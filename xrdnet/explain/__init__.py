@@ -1,0 +1,47 @@
+"""Explain a trained model with rules a reader can check: surrogate decision trees on peak features.
+
+- ``surrogate``: trees fitted to the model's predictions; fidelity, accuracy, depth sweep;
+- ``rule_export``: JSON (with a scikit-learn-free evaluator), text, Markdown, LaTeX, tree figure;
+- ``suzuki``: the cubic-vs-non-cubic experiment of Suzuki et al. (2020) on the true labels;
+- ``command``: ``xrdnet rules``, all of the above for one run and data set.
+
+Features come from ``xrdnet.features.interpretable_features``.
+"""
+
+from xrdnet.explain.command import RulesConfig, compute_rule_inputs, export_all_rules, make_rules, write_target_rules
+from xrdnet.explain.rule_export import (
+    apply_tree_json,
+    format_condition,
+    format_threshold,
+    load_tree_json,
+    one_line_rule,
+    predict_patterns_with_tree_json,
+    rule_covers,
+    rule_text,
+    rules_to_latex,
+    rules_to_markdown,
+    rules_to_text,
+    surrogate_to_json,
+    tree_figure,
+    tree_rules,
+    tree_to_json,
+)
+from xrdnet.explain.surrogate import (
+    TARGETS,
+    FittedSurrogate,
+    SplitData,
+    agreement,
+    depth_sweep,
+    fit_surrogate,
+    target_labels,
+)
+from xrdnet.explain.suzuki import SuzukiConfig, suzuki_experiment
+
+__all__ = [
+    "RulesConfig", "compute_rule_inputs", "export_all_rules", "make_rules", "write_target_rules",
+    "apply_tree_json", "format_condition", "format_threshold", "load_tree_json", "one_line_rule",
+    "predict_patterns_with_tree_json", "rule_covers", "rule_text", "rules_to_latex", "rules_to_markdown", "rules_to_text",
+    "surrogate_to_json", "tree_figure", "tree_rules", "tree_to_json",
+    "TARGETS", "FittedSurrogate", "SplitData", "agreement", "depth_sweep", "fit_surrogate", "target_labels",
+    "SuzukiConfig", "suzuki_experiment",
+]
