@@ -29,14 +29,10 @@ def default_checkpoint() -> Path:
     return Path(os.environ.get("XRDNET_CHECKPOINT", CHECKPOINT_DIR / DEFAULT_CHECKPOINT))
 
 
-def _rule_path(checkpoint: Path, pattern: np.ndarray, grid: np.ndarray, lam: float) -> str | None:
-    """Text of the surrogate tree's decision path for one pattern, if the checkpoint ships a tree."""
+def _load_rule_tree(checkpoint: Path) -> dict | None:
+    """The surrogate tree shipped with the checkpoint (``rules/tree.json``), or None."""
     tree_file = checkpoint / "rules" / "tree.json"
-    if not tree_file.is_file():
-        return None
-    from xrdnet.explain.rule_export import describe_path  # noqa: PLC0415 - optional part
-
-    return describe_path(json.loads(tree_file.read_text()), pattern, grid, lam)
+    return json.loads(tree_file.read_text()) if tree_file.is_file() else None
 
 
 def predict_files(
@@ -69,6 +65,9 @@ def predict_files(
     attrs = run.model.hparams.get("data_attrs") or {}
     lam = float(run.model.hparams.get("wavelength_angstrom") or attrs.get("kalpha1_angstrom") or 1.5406)
 
+    tree = _load_rule_tree(checkpoint)
+    if tree is not None:
+        from xrdnet.explain.rule_export import describe_path
     patterns, errors = read_many(files, wavelength)
     rows, infos = [], []
     for pattern in patterns:
@@ -105,7 +104,7 @@ def predict_files(
                     "space_group": [{"number": int(j) + 1, "symbol": space_group_symbol(int(j) + 1),
                                      "probability": float(sg_p[j])} for j in sg_order],
                 },
-                "rule": _rule_path(checkpoint, batch[i], grid, lam),
+                "rule": describe_path(tree, batch[i], grid, lam) if tree is not None else None,
                 "peaks_two_theta_deg": [round(float(t), 3) for t in peaks.two_theta_deg],
                 "coverage": float(info.get("coverage", 1.0)),
                 "wavelength_angstrom": float(pattern.wavelength_angstrom),

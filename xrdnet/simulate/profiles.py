@@ -273,37 +273,6 @@ def render_peaks(
             bins = bins * (peak_area[idx] / bins.sum(-1).clamp(min=1e-30)).unsqueeze(-1)  # window keeps full area
             padded.index_add_(0, (base[idx].unsqueeze(-1) + offsets).reshape(-1), bins.reshape(-1))
     return padded.view(n_pat, width)[:, margin : margin + n_points].contiguous()
-    position = (center_deg[live].to(torch.float64) - grid_start_deg) / step_deg  # [L] in grid steps
-    fwhm, peak_area, peak_eta = fwhm_deg[live], area[live], eta[owner]
-    nearest = torch.round(position)
-    frac = (position - nearest).to(torch.float32)
-    nearest = nearest.to(torch.int64)
-    need = torch.ceil(window_fwhm * fwhm / step_deg).clamp(min=4)  # half-width in points
-    # Round half-widths up to 4 steps per octave (at most 25% more points than needed, a few
-    # distinct widths per batch).
-    quantum = torch.exp2(torch.floor(torch.log2(need)) - 2.0).clamp(min=1.0)
-    bucket = (torch.ceil(need / quantum) * quantum).to(torch.int64)  # half-width in points >= need
-    flat_out = out.view(-1)
-    # On a CPU the chain of element-wise ops runs ~1.5x faster when each block fits in cache; a GPU
-    # wants the biggest blocks memory allows.
-    block = max_entries if device.type == "cuda" else min(max_entries, CPU_BLOCK_ENTRIES)
-    for b in torch.unique(bucket).tolist():
-        sel = (bucket == b).nonzero(as_tuple=True)[0]
-        half = int(b)
-        offsets = torch.arange(-half, half + 1, device=device)  # [W]
-        edges_steps = torch.arange(2 * half + 2, device=device, dtype=torch.float32) - half - 0.5  # [W+1]
-        rows = max(1, block // (2 * half + 2))
-        for r0 in range(0, len(sel), rows):
-            idx = sel[r0 : r0 + rows]
-            edges = (edges_steps - frac[idx].unsqueeze(-1)) * step_deg  # [n, W+1] relative to centre
-            bins = pseudo_voigt_bins(edges, fwhm[idx], peak_eta[idx])  # [n, W]
-            bins = bins * (peak_area[idx] / bins.sum(-1).clamp(min=1e-30)).unsqueeze(-1)  # window keeps full area
-            index = nearest[idx].unsqueeze(-1) + offsets  # [n, W]
-            # Clamp and zero instead of boolean indexing: nonzero() would cost more than the adds.
-            inside = (index >= 0) & (index < n_points)
-            flat = owner[idx].unsqueeze(-1) * n_points + index.clamp(0, n_points - 1)
-            flat_out.index_add_(0, flat.reshape(-1), torch.where(inside, bins, 0.0).reshape(-1))
-    return out
 
 
 def chebyshev_background(n_points: int, coefficients: torch.Tensor) -> torch.Tensor:
