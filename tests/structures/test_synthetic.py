@@ -89,6 +89,43 @@ def test_all_seven_crystal_systems_from_a_weights_file(weights_yaml, tmp_path):
     )
 
 
+def test_crystal_system_prior_gives_each_system_a_seventh():
+    from pymatgen.symmetry.groups import SpaceGroup
+
+    p = synthetic.space_group_probabilities("crystal_system")
+    assert p.shape == (230,) and np.isclose(p.sum(), 1.0)
+    systems = [SpaceGroup.from_int_number(n).crystal_system for n in range(1, 231)]
+    per_system = {}
+    for name, prob in zip(systems, p):
+        per_system.setdefault(name, []).append(prob)
+    assert len(per_system) == 7
+    for probs in per_system.values():
+        assert np.isclose(sum(probs), 1 / 7) and np.allclose(probs, probs[0])
+    assert np.isclose(p[0], 1 / 14)  # P1: half of triclinic, 16x its uniform share
+
+
+def test_anions_are_drawn_when_asked_and_change_nothing_otherwise(weights_yaml):
+    config = SyntheticConfig(space_groups=str(weights_yaml), n_species=(2, 3), max_atoms_per_cell=32,
+                             anions=("O", "F"), anion_probability=1.0)
+    items = list(generate_synthetic(config, 8, seed=2))
+    assert len(items) >= 6
+    for item in items:
+        symbols = {site.specie.symbol for site in item.structure}
+        assert len(symbols & {"O", "F"}) == 1, symbols
+        found = SpacegroupAnalyzer(item.structure, symprec=config.symprec).get_space_group_number()
+        assert found == item.space_group
+    plain = SyntheticConfig(space_groups=str(weights_yaml), n_species=(2, 3), max_atoms_per_cell=32)
+    with_zero = SyntheticConfig(space_groups=str(weights_yaml), n_species=(2, 3), max_atoms_per_cell=32,
+                                anions=("O",), anion_probability=0.0)
+    a = [_fingerprint(i) for i in generate_synthetic(plain, 3, seed=2)]
+    b = [_fingerprint(i) for i in generate_synthetic(with_zero, 3, seed=2)]
+    assert a == b
+    with pytest.raises(ValueError, match="anion"):
+        SyntheticConfig(anion_probability=0.5)
+    with pytest.raises(ValueError, match="anion_probability"):
+        SyntheticConfig(anions=("O",), anion_probability=1.5)
+
+
 def test_bad_weights_files_name_the_file(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("231,1\n")
