@@ -34,7 +34,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# effect -> the ProfileConfig fields that switch it off (set to their clean defaults)
+# effect -> the ProfileConfig fields that switch it off (set to their clean defaults, except Kα2:
+# the clean default renders the doublet, so switching it off means a single Kα1 line)
+OFF_VALUES = {"kalpha2": False}
 EFFECTS: dict[str, tuple[str, ...]] = {
     "noise": ("peak_counts",),
     "background": ("background_level",),
@@ -52,7 +54,7 @@ def variants(profile):
     clean = ProfileConfig()
     out = {"all": (profile, "every effect"), "clean": (clean, "no effect (clean Cu Kα doublet)")}
     for effect, names in EFFECTS.items():
-        changed = {n: getattr(clean, n) for n in names}
+        changed = {n: OFF_VALUES.get(n, getattr(clean, n)) for n in names}
         if changed == {n: getattr(profile, n) for n in names}:
             continue  # the base config does not use this effect: nothing to ablate
         out[f"no-{effect}"] = (replace(profile, **changed), f"all but {effect}")

@@ -7,6 +7,7 @@ import json
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from xrdnet.compare import compare_runs
 from xrdnet.data import PatternDataset
@@ -49,6 +50,10 @@ def test_compare_writes_tables_and_figures_for_every_run(tiny_dataset, tmp_path)
     assert np.isclose(et["cs_accuracy"], expected["cs_accuracy"]) and np.isclose(et["sg_top5"], expected["sg_top5"])
     assert result["n_test"] == len(test)
     assert all(r["inference_patterns_per_s"] > 0 and r["model_size_mb"] > 0 for r in result["rows"])
+    # A folder that is not a run is refused by name before any model is evaluated.
+    with pytest.raises(FileNotFoundError, match="not_a_run"):
+        compare_runs([forest, tmp_path / "not_a_run"], tiny_dataset, tmp_path / "report2")
+    assert not (tmp_path / "report2" / "comparison.md").exists()
 
 
 def test_quickstart_runs_the_whole_pipeline_small(tmp_path):

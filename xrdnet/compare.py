@@ -43,7 +43,10 @@ def compare_runs(
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    loaded = [load_run(r) for r in runs]
+    runs = [Path(r) for r in runs]
+    for r in runs:  # fail on a bad folder before any work; models are loaded one at a time below
+        if not (r / "run.json").is_file():
+            load_run(r)
     with PatternDataset(data_path) as ds:
         test = ds.indices("test", split_kind)
         if len(test) == 0:
@@ -58,7 +61,9 @@ def compare_runs(
 
     real = load_labelled_patterns(real_dir, grid, lam, real_background) if real_dir else None
     rows = []
-    for run in loaded:
+    for run_path in runs:
+        # One model in memory at a time: a space-group forest can take gigabytes.
+        run = load_run(run_path)
         trained_on = run.info.get("split_kind")
         if trained_on and trained_on != split_kind:
             warnings.warn(f"{run.name} was trained on the {trained_on} split and is tested on the {split_kind} "
@@ -93,6 +98,7 @@ def compare_runs(
             "train_seconds": float(run.info.get("train_seconds", float("nan"))),
             **real_metrics,
         })
+        del run
     header = title or f"Comparison on {data_name}, test split by {split_kind} ({len(test)} patterns)"
     if real is not None:
         extra_md = (f"Real data: {real['n']} measured patterns from {real_dir} ({real['n_skipped']} files "
