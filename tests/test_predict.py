@@ -82,7 +82,8 @@ def test_cli_json_and_exit_code(checkpoint, nacl, tmp_path):
                           capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 1  # one file failed
     out = json.loads(proc.stdout)
-    assert [o["file"] for o in out] == [str(good)]
+    assert [o["file"] for o in out] == [str(good), str(nan)]  # one object per file, in order
     assert set(out[0]) >= {"file", "crystal_system", "space_group", "top_k", "rule", "warnings"}
+    assert set(out[1]) == {"file", "error"} and "nan.xy" in out[1]["error"]
     assert abs(out[0]["wavelength_angstrom"] - 0.7093) < 1e-3
     assert "nan.xy" in proc.stderr and proc.stderr.count("\n") == 1  # one line per bad file

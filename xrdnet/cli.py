@@ -140,7 +140,12 @@ def _predict(args: argparse.Namespace) -> int:
             pass
     results, errors = predict_files(args.files, args.checkpoint, wavelength, args.top_k, args.background, args.plot)
     if args.json:
-        print(json.dumps(results, indent=2))
+        # one object per file in the order given; a file that failed carries its one-line "error"
+        by_file = {r["file"]: r for r in results}
+        by_file.update({str(path): {"file": str(path), "error": message} for path, message in errors})
+        order = [str(Path(f)) for f in args.files]
+        listed = [by_file.pop(f) for f in order if f in by_file]
+        print(json.dumps(listed + list(by_file.values()), indent=2))
     else:
         print("\n\n".join(format_result(r) for r in results))
     for path, message in errors:
@@ -225,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wavelength", default=None, help="radiation name (CuKa, MoKa1, ...) or Å, when the file has none")
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--background", action="store_true", help="subtract a smooth background first")
-    p.add_argument("--json", action="store_true", help="print one JSON list, one object per file")
+    p.add_argument("--json", action="store_true", help="print one JSON list, one object per file (failed files as {file, error})")
     p.add_argument("--plot", default=None, help="PNG of the pattern, its peaks and the prediction")
     p.set_defaults(func=_predict)
 
