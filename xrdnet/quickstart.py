@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-
 from xrdnet.config import save_config
 from xrdnet.data.build import SimulateConfig
 from xrdnet.data.datamodule import DataConfig

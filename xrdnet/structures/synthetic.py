@@ -179,11 +179,11 @@ def space_group_probabilities(spec: str) -> np.ndarray:
     if spec == "uniform":
         return np.full(230, 1.0 / 230)
     if spec == "crystal_system":
-        from xrdnet.symmetry import crystal_system_index
+        from xrdnet.symmetry import N_CRYSTAL_SYSTEMS, crystal_system_index
 
         systems = np.array([crystal_system_index(g) for g in range(1, 231)])
-        per_system = np.bincount(systems, minlength=7)
-        return 1.0 / (7 * per_system[systems])
+        per_system = np.bincount(systems, minlength=N_CRYSTAL_SYSTEMS)
+        return 1.0 / (N_CRYSTAL_SYSTEMS * per_system[systems])
     path = Path(spec)
     if not path.is_file():
         raise FileNotFoundError(f"space-group weights file {path} not found "
