@@ -10,10 +10,15 @@ variant per effect with only that effect switched back to its clean value:
     texture      March-Dollase preferred orientation  (march_dollase_r -> 1)
     kalpha2      the Kα2 line                         (kalpha2 -> false)
     shift        zero shift and sample displacement   (-> 0)
+    strain       isotropic lattice strain             (lattice_strain -> 0)
+    intensity    log-normal per-peak intensity errors (intensity_sigma -> 0)
+    detection    weak peaks below a detection limit   (detection_limit -> 0)
+    impurity     a few weak impurity lines            (impurity_peaks -> 0)
+    real         the four real-sample effects above together
 
 Each variant trains the same models (extra-trees on Suzuki features, and the CPU CNN unless
-``--models et``) on its train split by structure type, and every model is tested on the same two
-sets: the ``all`` variant's test split (unseen structure types, realistic synthetic patterns) and the
+``--models et``) on its train split (by compound unless ``--split-kind``), and every model is tested on the same two
+sets: the ``all`` variant's test split (unseen compounds, realistic synthetic patterns) and the
 real patterns of ``--real`` (evaluation only: nothing here is chosen by looking at them). The drop
 from ``all`` when one effect is removed is what that effect buys given the others (``--mode
 leave-one-out``, the default); the gain over ``clean`` when it is added alone is what it buys by
@@ -46,6 +51,11 @@ EFFECTS: dict[str, tuple[str, ...]] = {
     "texture": ("march_dollase_r",),
     "kalpha2": ("kalpha2",),
     "shift": ("zero_shift_deg", "sample_displacement_mm"),
+    "strain": ("lattice_strain",),
+    "intensity": ("intensity_sigma",),
+    "detection": ("detection_limit",),
+    "impurity": ("impurity_peaks", "impurity_level"),
+    "real": ("lattice_strain", "intensity_sigma", "detection_limit", "impurity_peaks", "impurity_level"),
 }
 
 
@@ -84,6 +94,7 @@ def main() -> None:
                         help="no-X variants (all but X), only-X variants (clean plus X), or both")
     parser.add_argument("--only", default="", help="comma list of variants to run (default: all)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--split-kind", default="compound", choices=("structure", "structure_type", "compound"))
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
 
@@ -99,10 +110,10 @@ def main() -> None:
     base = replace(base, source="hdf5", structures_file=str(Path(args.structures).resolve()),
                    n_structures=args.n_structures, patterns_per_structure=args.k, seed=args.seed)
     cnn_base = load_stage_config(args.cnn_config, TrainConfig, "train")
-    cnn_config = replace(cnn_base, model="cnn", data=replace(cnn_base.data, split_kind="structure_type"),
+    cnn_config = replace(cnn_base, model="cnn", data=replace(cnn_base.data, split_kind=args.split_kind),
                          trainer=replace(cnn_base.trainer, max_epochs=args.epochs, progress_bar=False))
     et_config = TrainConfig(model="forest", forest=ForestConfig(kind="extra_trees", features="suzuki"),
-                            data=replace(cnn_base.data, split_kind="structure_type"))
+                            data=replace(cnn_base.data, split_kind=args.split_kind))
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     chosen = {v.strip() for v in args.only.split(",") if v.strip()}
     table = variants(base.simulator.profile, args.mode)
@@ -125,9 +136,9 @@ def main() -> None:
                 record[name][f"{model}_train_s"] = time.perf_counter() - t1
                 print(f"{name}: trained {model} in {time.perf_counter() - t1:.0f} s", flush=True)
             runs.append(run_dir)
-    result = compare_runs(runs, out / "all.h5", out / "comparison", split_kind="structure_type", real_dir=args.real,
+    result = compare_runs(runs, out / "all.h5", out / "comparison", split_kind=args.split_kind, real_dir=args.real,
                           title="Augmentation ablation: every model tested on the 'all' variant's test split "
-                                "(unseen structure types) and on real patterns")
+                                f"(by {args.split_kind}) and on real patterns")
     rows = []
     for row in result["rows"]:
         model, _, variant = row["model"].partition("-")
@@ -148,7 +159,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     header = (f"# Augmentation ablation\n\n`{' '.join(sys.argv)}`\n\nStructures: {args.structures} "
-              f"(K = {args.k} patterns each per variant), split by structure type. Real: {args.real} "
+              f"(K = {args.k} patterns each per variant), split by {args.split_kind}. Real: {args.real} "
               "(evaluation only).\n\n")
     footer = ("\nOne training run per variant (one seed): with n real patterns a crystal-system accuracy near p "
               "has a binomial standard error of sqrt(p(1-p)/n), about 2 points for n = 454.\n")

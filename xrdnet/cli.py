@@ -35,6 +35,8 @@ def _simulate(args: argparse.Namespace) -> int:
     source = None
     if args.cif_dir is not None:
         source = "cif"
+    elif args.structures_jsonl:
+        source = "jsonl"
     elif args.structures_from is not None:
         source = "hdf5"
     config = with_overrides(
@@ -47,6 +49,7 @@ def _simulate(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         cif_dir=args.cif_dir,
         structures_file=args.structures_from,
+        jsonl_files=tuple(args.structures_jsonl) if args.structures_jsonl else None,
         source=source,
     )
     report = build_dataset(config, args.out, resume=args.resume, shard=args.shard, progress=not args.quiet)
@@ -101,12 +104,14 @@ def _train(args: argparse.Namespace) -> int:
     config = load_stage_config(args.config, TrainConfig, "train") if args.config else TrainConfig()
     overrides = {"model": args.model, "seed": args.seed}
     config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
-    if args.split_kind or args.max_train is not None:
+    if args.split_kind or args.max_train is not None or args.include_sources:
         data = config.data
         if args.split_kind:
             data = replace(data, split_kind=args.split_kind)
         if args.max_train is not None:
             data = replace(data, max_train=args.max_train)
+        if args.include_sources:
+            data = replace(data, include_sources=tuple(args.include_sources))
         config = replace(config, data=data)
     if args.max_epochs is not None:
         config = replace(config, trainer=replace(config.trainer, max_epochs=args.max_epochs))
@@ -198,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=["float16", "float32"], default=None)
     p.add_argument("--cif-dir", default=None, help="read structures from this folder of CIF files (recursive)")
     p.add_argument("--structures-from", default=None, help="re-render the structures of an xrdnet HDF5 file")
+    p.add_argument("--structures-jsonl", nargs="+", default=None, metavar="FILE",
+                   help="JSON-lines files of CIF strings (.jsonl, .jsonl.gz; Materials Project, AMCSD, ...)")
     p.add_argument("--resume", action="store_true", help="complete an interrupted run with the same config")
     p.add_argument("--shard", default=None, help="make shard I of N (I/N); join shards with xrdnet merge")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -208,9 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="HDF5 data set from xrdnet simulate")
     p.add_argument("--model", choices=["cnn", "forest"], default=None)
     p.add_argument("--out", required=True, help="run folder, e.g. runs/cnn")
-    p.add_argument("--split-kind", choices=["structure", "structure_type"], default=None)
+    p.add_argument("--split-kind", choices=["structure", "structure_type", "compound"], default=None)
     p.add_argument("--max-train", type=int, default=None, help="cap on training patterns (seeded subset)")
     p.add_argument("--max-epochs", type=int, default=None)
+    p.add_argument("--include-sources", nargs="+", default=None, metavar="DB",
+                   help="train only on structures from these databases (e.g. mp_structures)")
     p.add_argument("--seed", type=int, default=None)
     p.set_defaults(func=_train)
 
@@ -218,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", help="run folders from xrdnet train")
     p.add_argument("--data", required=True)
     p.add_argument("--out", required=True, help="report folder")
-    p.add_argument("--split-kind", choices=["structure", "structure_type"], default="structure")
+    p.add_argument("--split-kind", choices=["structure", "structure_type", "compound"], default="structure")
     p.add_argument("--max-test", type=int, default=0, help="cap on test patterns (seeded subset, 0 = all)")
     p.add_argument("--real", default=None, help="folder of measured patterns + labels.csv: adds real-data columns")
     p.add_argument("--real-background", action="store_true", help="subtract a background from the real patterns")
@@ -243,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what the trees predict (default crystal_system: multi-class + one-vs-rest per system)")
     p.add_argument("--max-depth", type=int, default=None, help="depth of the exported tree; sweep 1..D (default 6)")
     p.add_argument("--max-patterns", type=int, default=None, help="cap per split (seeded subset, 0 = all; default 10000)")
-    p.add_argument("--split-kind", choices=["structure", "structure_type"], default=None)
+    p.add_argument("--split-kind", choices=["structure", "structure_type", "compound"], default=None)
     p.add_argument("--seed", type=int, default=None)
     p.set_defaults(func=_rules)
 

@@ -89,7 +89,9 @@ def train_cnn(config: TrainConfig, data_path: str | Path, out: Path) -> dict:
         k: dm.attrs.get(k) for k in ("wavelength", "wavelength_angstrom", "kalpha1_angstrom", "kalpha2_angstrom",
                                      "two_theta_min_deg", "two_theta_max_deg", "two_theta_step_deg")})
     if config.cnn.compile and hasattr(torch, "compile"):
-        model.net = torch.compile(model.net)
+        # In-place compile keeps the parameter names, so the checkpoint loads without torch.compile
+        # (``torch.compile(model.net)`` would store every weight under ``net._orig_mod.``).
+        model.net.compile()
     tc = config.trainer
     loggers = [CSVLogger(str(out), name="logs", version="")]
     if tc.tensorboard:
@@ -127,6 +129,7 @@ def train_cnn(config: TrainConfig, data_path: str | Path, out: Path) -> dict:
         "epochs": int(trainer.current_epoch),
         "global_step": int(trainer.global_step),
         "n_train": len(dm.split_rows["train"]),
+        "train_rows": dm.split_rows["train"],
         "n_val": len(dm.split_rows["val"]),
         "n_parameters": sum(p.numel() for p in model.net.parameters()),
         "best_val_loss": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
@@ -143,28 +146,72 @@ def train_forest(config: TrainConfig, data_path: str | Path, out: Path) -> dict:
     from xrdnet.evaluate import evaluate
     from xrdnet.models.forest import ForestModel
 
+    from xrdnet.data.datamodule import sample_weights
+
+    block = 4096  # patterns featurised at a time: the full pattern matrix never sits in memory
     with PatternDataset(data_path) as ds:
-        train = ds.indices("train", config.data.split_kind)
+        split_rows = {s: ds.indices(s, config.data.split_kind, config.data.include_sources) for s in ("train", "val")}
+        train, val = split_rows["train"], split_rows["val"]
         if config.data.max_train and len(train) > config.data.max_train:
             rng = np.random.default_rng(config.data.seed)
             train = np.sort(rng.choice(train, config.data.max_train, replace=False))
-        val = ds.indices("val", config.data.split_kind)
+        if len(train) == 0:
+            raise ValueError(f"{data_path}: the {config.data.split_kind} split has no training patterns")
         lam = float(ds.attrs.get("kalpha1_angstrom") or ds.attrs.get("wavelength_angstrom"))
         cs, sg = ds.pattern_crystal_system(), ds.pattern_space_group()
-        x_train = ds.read_patterns(train)
         model = ForestModel(config.forest)
+
+        def features(rows):
+            return np.concatenate([model.featurize(ds.read_patterns(rows[a:a + block]), ds.two_theta_deg, lam)
+                                   for a in range(0, len(rows), block)])
+
+        weight = None
+        if config.data.sample_weights != "none":
+            structure = ds.structure_index[train]
+            weight = sample_weights(config.data.sample_weights, [ds.formula[i] for i in structure],
+                                    ds.space_group[structure], ds.crystal_system[structure])
         t0 = time.perf_counter()
-        model.fit(x_train, ds.two_theta_deg, lam, cs[train], sg[train])
+        model.fit_features(features(train), ds.two_theta_deg, lam, cs[train], sg[train], sample_weight=weight)
         seconds = time.perf_counter() - t0
-        del x_train
+        model.fit_seconds = seconds
         val_metrics = {}
         if len(val):
-            cs_p, sg_p = model.predict_proba(ds.read_patterns(val), ds.two_theta_deg, lam)
-            full = evaluate(cs[val], sg[val], cs_p, sg_p)
+            parts = [model.predict_proba(ds.read_patterns(val[a:a + block]), ds.two_theta_deg, lam)
+                     for a in range(0, len(val), block)]
+            full = evaluate(cs[val], sg[val], np.concatenate([p[0] for p in parts]),
+                            np.concatenate([p[1] for p in parts]))
             val_metrics = {k: full[k] for k in ("cs_accuracy", "sg_accuracy", "sg_top5") if k in full}
     model.save(out)
-    return {"train_seconds": seconds, "n_train": int(len(train)), "n_val": int(len(val)),
+    return {"train_seconds": seconds, "n_train": int(len(train)), "n_val": int(len(val)), "train_rows": train,
             "val_metrics": val_metrics, "model_file": "forest.joblib", "is_global_zero": True}
+
+
+TRAINING_SET_FILE = "training_set.tsv.gz"
+
+
+def write_training_set(data_path: str | Path, train_rows: np.ndarray, path: Path) -> dict:
+    """Write the structures of the training split (source id, compound, name, space group) to ``path``.
+
+    Accuracy on real patterns can then be split into compounds the model has and has not seen.
+    Returns a summary for ``run.json`` (counts per source database, file name).
+    """
+    import gzip
+    from collections import Counter
+
+    from xrdnet.data.reader import PatternDataset, source_name
+    from xrdnet.data.splits import compound_key
+
+    with PatternDataset(data_path) as ds:
+        structures = np.unique(ds.structure_index[np.asarray(train_rows, np.int64)])
+        names = ds.records(structures).name
+        with gzip.open(path, "wt", encoding="utf-8") as handle:
+            handle.write("source\tcompound\tname\tspace_group\n")
+            for s, name in zip(structures.tolist(), names):
+                handle.write(f"{ds.source[s]}\t{compound_key(ds.formula[s])}\t{name}\t{ds.space_group[s]}\n")
+        per_source = Counter(source_name(ds.source[s]) for s in structures.tolist())
+        compounds = {compound_key(ds.formula[s]) for s in structures.tolist()}
+    return {"file": path.name, "n_structures": int(len(structures)), "n_compounds": len(compounds),
+            "per_source": dict(per_source)}
 
 
 def train(config: TrainConfig, data_path: str | Path, out: str | Path) -> dict:
@@ -178,12 +225,14 @@ def train(config: TrainConfig, data_path: str | Path, out: str | Path) -> dict:
     if not info.pop("is_global_zero", True):
         return info  # DDP: only rank 0 writes the run record
     save_config(config, out / "config.yaml")
+    training_set = write_training_set(data_path, info.pop("train_rows"), out / TRAINING_SET_FILE)
     run = {
         "kind": config.model,
         "name": out.name,
         "data": str(data_path.resolve()),
         "split_kind": config.data.split_kind,
         "xrdnet_version": __version__,
+        "training_set": training_set,
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         **info,
     }

@@ -71,3 +71,58 @@ def test_on_the_fly_renders_new_patterns_every_epoch(tiny_dataset):
 def test_bad_split_kind_is_refused(tiny_dataset):
     with pytest.raises(ValueError, match="split_kind"):
         DataConfig(split_kind="random")
+
+
+# ---------------------------------------------------------------------------------------------
+# Sampling weights and source filters (real-structure training)
+
+
+def test_compound_weights_count_each_compound_and_group_once():
+    from xrdnet.data.datamodule import sample_weights
+
+    formula = ["MgAl2O4"] * 6 + ["NaCl", "ClNa", "SiO2", "SiO2"]  # a series, one compound twice, two polymorphs
+    group = np.array([227] * 6 + [225, 225, 154, 152])
+    system = np.array([6] * 6 + [6, 6, 4, 4])
+    w = sample_weights("compound", formula, group, system)
+    assert w.sum() == pytest.approx(1.0)
+    # Pairs: spinel 227, NaCl 225, SiO2 154, SiO2 152: four pairs, each a quarter in total.
+    assert w[:6].sum() == pytest.approx(0.25) and w[6:8].sum() == pytest.approx(0.25)
+    assert w[8] == pytest.approx(0.25) and w[9] == pytest.approx(0.25)
+    plain = sample_weights("none", formula, group, system)
+    assert np.allclose(plain, 0.1)
+    balanced = sample_weights("compound_system", formula, group, system)
+    assert balanced[system == 6].sum() == pytest.approx(0.5) and balanced[system == 4].sum() == pytest.approx(0.5)
+    sqrt = sample_weights("compound_sqrt_system", formula, group, system)
+    # Two cubic pairs and two trigonal ones: equal shares, so √-balancing changes nothing here.
+    assert np.allclose(sqrt, w)
+    skewed = sample_weights("compound_sqrt_system", formula[:9], group[:9], system[:9])
+    # Three pairs: cubic share 2/3, trigonal 1/3 -> reweighted by share^-1/2: 2/3·√(3/2) : 1/3·√3.
+    ratio = skewed[system[:9] == 6].sum() / skewed[system[:9] == 4].sum()
+    assert ratio == pytest.approx((2 / 3) ** 0.5 / (1 / 3) ** 0.5)
+
+
+def test_weighted_epochs_follow_the_weights_and_change_per_epoch():
+    rows = np.arange(4)
+    weights = np.array([0.7, 0.1, 0.1, 0.1])
+    sampler = BlockShuffleBatchSampler(rows, 1, 100, True, seed=0, weights=weights)
+    counts = np.zeros(4)
+    first = None
+    for epoch in range(50):
+        sampler.set_epoch(epoch)
+        drawn = [i for b in sampler for i in b]
+        assert len(drawn) == 4
+        first = first or drawn
+        counts += np.bincount(drawn, minlength=4)
+    assert counts[0] / counts.sum() == pytest.approx(0.7, abs=0.1)
+
+
+def test_include_sources_filters_every_split(tiny_dataset):
+    with PatternDataset(tiny_dataset) as ds:
+        name = ds.source[0].split(":", 1)[0].split("/", 1)[0]
+        everything = sum(len(ds.indices(s)) for s in ("train", "val", "test"))
+        kept = sum(len(ds.indices(s, sources=(name,))) for s in ("train", "val", "test"))
+        assert kept == everything  # the tiny set has one source
+        with pytest.raises(ValueError, match="no structure comes from"):
+            ds.indices("train", sources=("nonexistent_db",))
+    with pytest.raises(ValueError, match="sample_weights"):
+        DataConfig(sample_weights="bogus")

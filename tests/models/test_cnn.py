@@ -51,6 +51,36 @@ def test_train_a_tiny_cnn_and_load_it_back(tiny_dataset, tmp_path):
     assert pred.cs_proba.shape == (len(rows), 7) and pred.sg_proba.shape == (len(rows), 230)
     assert np.allclose(pred.sg_proba.sum(1), 1, atol=1e-5)
     assert all(crystal_system_index(int(g)) == int(c) for g, c in zip(pred.sg_pred, pred.cs_pred))
+    # The run records what it was trained on, one line per training structure.
+    import gzip
+
+    lines = gzip.open(tmp_path / "cnn" / "training_set.tsv.gz", "rt").read().splitlines()
+    with PatternDataset(tiny_dataset) as ds:
+        n_train_structures = len(np.unique(ds.structure_index[ds.indices("train")]))
+    assert lines[0] == "source\tcompound\tname\tspace_group" and len(lines) == 1 + n_train_structures
+    assert run["training_set"]["n_structures"] == n_train_structures
+
+
+def test_checkpoints_of_compiled_models_load_with_their_weights(tiny_dataset, tmp_path):
+    from xrdnet.models.cnn import CNNClassifier
+
+    config = TrainConfig(model="cnn", data=DataConfig(batch_size=16), cnn=TINY_CNN,
+                         trainer=TrainerConfig(max_epochs=1, progress_bar=False, accelerator="cpu", devices=1))
+    train(config, tiny_dataset, tmp_path / "cnn")
+    path = tmp_path / "cnn" / "model.ckpt"
+    model = CNNClassifier.from_checkpoint(path)
+    # A checkpoint written when the net was wrapped by torch.compile (names under net._orig_mod.).
+    ckpt = torch.load(path, weights_only=False)
+    ckpt["state_dict"] = {k.replace("net.", "net._orig_mod.", 1): v for k, v in ckpt["state_dict"].items()}
+    torch.save(ckpt, tmp_path / "compiled.ckpt")
+    old = CNNClassifier.from_checkpoint(tmp_path / "compiled.ckpt")
+    x = torch.rand(3, model.hparams["n_points"])
+    with torch.no_grad():
+        assert torch.equal(model(x), old(x))
+    # In-place compiling keeps the plain names, so new compiled runs never write the prefix.
+    net = CNNClassifier(TINY_CNN, model.hparams["n_points"]).net
+    net.compile()
+    assert not any("_orig_mod" in k for k in net.state_dict())
 
 
 def test_ddp_two_cpu_processes_one_step(tiny_dataset, tmp_path):

@@ -202,3 +202,79 @@ def test_peaks_at_and_beyond_the_grid_edges_are_cropped_not_wrapped():
     # Row 1: the edge peak's half + Gaussian tails of the two peaks 5-6 FWHM outside (negligible).
     assert out[1].sum().item() == pytest.approx(on_grid, abs=1e-3)
     assert out[1, :50].sum().item() == pytest.approx(0.0, abs=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# Real-sample effects: strain, intensity errors, detection limit, impurity lines
+
+
+def _peak_heights(sim, pattern, centers, half=0.05):
+    x = sim.two_theta_deg().numpy()
+    return np.array([local_peak(x, pattern, c, half)[1].max() for c in centers])
+
+
+def test_lattice_strain_moves_every_peak_to_the_strained_bragg_angle():
+    s = 0.02
+    cu = cubic("Fm-3m", 3.615, ["Cu"], [[0, 0, 0]])
+    sim = XRDSimulator(step=0.001, profile=ProfileConfig(**FIXED, lattice_strain=(s, s)))
+    pattern = sim.patterns([cu])[0].numpy()
+    x = sim.two_theta_deg().numpy()
+    lam = sim.wavelength_angstrom
+    peaks = sim.peaks([cu])[0]
+    assert len(peaks.d_angstrom) >= 3
+    for d in peaks.d_angstrom:
+        expected = math.degrees(2 * math.asin(lam / (2 * d * (1 + s))))  # Bragg's law with d' = d (1 + s)
+        xs, ys = local_peak(x, pattern, expected, 0.05)
+        assert abs(xs[np.argmax(ys)] - expected) <= 0.0015
+
+
+def test_effects_off_give_the_unchanged_pattern_bit_for_bit(nacl):
+    base = XRDSimulator(profile=ProfileConfig(**FIXED)).patterns([nacl], seed=3, patterns_per_structure=3)
+    off = XRDSimulator(profile=ProfileConfig(**FIXED, lattice_strain=(0.0, 0.0), intensity_sigma=(0.0, 0.0),
+                                             detection_limit=(0.0, 0.0), impurity_peaks=0))
+    assert torch.equal(base, off.patterns([nacl], seed=3, patterns_per_structure=3))
+
+
+def test_intensity_errors_scatter_log_normally_around_the_ideal_heights(nacl):
+    sigma, k = 0.3, 400
+    clean = XRDSimulator(profile=ProfileConfig(**FIXED))
+    noisy = XRDSimulator(profile=ProfileConfig(**FIXED, intensity_sigma=(sigma, sigma)))
+    centers = clean.peaks([nacl])[0].two_theta_deg[:6]
+    ref = _peak_heights(clean, clean.patterns([nacl])[0].numpy(), centers)
+    pats = noisy.patterns([nacl], seed=1, patterns_per_structure=k).numpy()
+    # Heights relative to the (200) line remove the per-pattern normalisation to max = 1.
+    ratios = np.array([_peak_heights(noisy, p, centers) for p in pats[:, :]])
+    log_ratio = np.log(ratios[:, [0, 2, 3, 4, 5]] / ratios[:, [1]]) - np.log(ref[[0, 2, 3, 4, 5]] / ref[1])
+    # Difference of two independent N(-σ²/2, σ²) logs: mean 0, standard deviation σ√2.
+    assert abs(log_ratio.mean()) < 0.05
+    assert log_ratio.std() == pytest.approx(sigma * math.sqrt(2), rel=0.1)
+
+
+def test_detection_limit_removes_exactly_the_peaks_below_it(nacl):
+    clean = XRDSimulator(profile=ProfileConfig(**FIXED))
+    peaks = clean.peaks([nacl])[0]
+    limit = 0.2  # of the strongest stick (intensity scale max = 100)
+    cut = XRDSimulator(profile=ProfileConfig(**FIXED, detection_limit=(limit, limit)))
+    pattern = cut.patterns([nacl])[0].numpy()
+    x = cut.two_theta_deg().numpy()
+    weak = peaks.intensity < 100 * limit
+    assert weak.any() and (~weak).any()
+    for c, is_weak in zip(peaks.two_theta_deg, weak):
+        height = local_peak(x, pattern, c, 0.03)[1].max()
+        assert (height < 1e-3) if is_weak else (height > 0.05)
+
+
+def test_impurity_lines_add_at_most_n_peaks_of_bounded_height():
+    cu = cubic("Fm-3m", 3.615, ["Cu"], [[0, 0, 0]])
+    n, level = 3, 0.05
+    clean = XRDSimulator(profile=ProfileConfig(**FIXED))
+    sim = XRDSimulator(profile=ProfileConfig(**FIXED, impurity_peaks=n, impurity_level=(level, level)))
+    base = clean.patterns([cu])[0].numpy()
+    pats = sim.patterns([cu], seed=0, patterns_per_structure=64).numpy()
+    extra = np.clip(pats - base[None, :], 0.0, None)  # same peaks, same normalisation: only lines added
+    counts = []
+    for row in extra:
+        above = row > 0.2 * row.max() if row.max() > 1e-4 else np.zeros_like(row, bool)
+        counts.append(int(np.sum(np.diff(above.astype(int)) == 1)))
+        assert row.max() <= 1.05 * level  # a line never beats `level` of the strongest stick (heights ∝ area)
+    assert max(counts) <= n and min(counts) == 0 and len(set(counts)) >= 3

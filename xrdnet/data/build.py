@@ -35,7 +35,7 @@ from xrdnet.data.splits import assign_splits, check_fractions, structure_keys
 from xrdnet.simulate import SimulatorConfig, XRDSimulator
 from xrdnet.structures.synthetic import SyntheticConfig
 
-SOURCES = ("synthetic", "cif", "hdf5")
+SOURCES = ("synthetic", "cif", "jsonl", "hdf5")
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,8 @@ class SimulateConfig:
 
     ``n_structures`` counts units of the source: generation indices for ``synthetic`` (an index
     whose attempts all fail yields no structure, so the file can hold slightly fewer), CIF files
-    for ``cif`` and stored structures for ``hdf5`` (0 = all of them). ``patterns_per_structure`` is
+    for ``cif``, records of the ``jsonl_files`` (in the order given) for ``jsonl`` and stored
+    structures for ``hdf5`` (0 = all of them). ``patterns_per_structure`` is
     K. ``chunk_structures`` units make one committed chunk (the most work a kill can lose).
     ``split_seed`` and ``split_fractions`` (train, val, test) set the per-structure hash splits.
     """
@@ -55,6 +56,7 @@ class SimulateConfig:
     source: str = "synthetic"
     cif_dir: str | None = None
     structures_file: str | None = None
+    jsonl_files: tuple[str, ...] = ()
     symprec: float = 0.1
     workers: int = 2
     device: str = "auto"
@@ -71,6 +73,8 @@ class SimulateConfig:
             raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}")
         if self.source == "cif" and not self.cif_dir:
             raise ValueError("source 'cif' needs cif_dir (or --cif-dir)")
+        if self.source == "jsonl" and not self.jsonl_files:
+            raise ValueError("source 'jsonl' needs jsonl_files (or --structures-jsonl)")
         if self.source == "hdf5" and not self.structures_file:
             raise ValueError("source 'hdf5' needs structures_file (or --structures-from)")
         if self.n_structures < 0 or (self.source == "synthetic" and self.n_structures == 0):
@@ -128,7 +132,18 @@ class _Source:
     def __init__(self, config: SimulateConfig) -> None:
         self.config = config
         self._cif_files: list[Path] | None = None
-        if config.source == "cif":
+        self._n_jsonl = 0
+        if config.source == "jsonl":
+            from xrdnet.structures.jsonl import count_records, resolve_structure_files
+
+            self._jsonl_files = resolve_structure_files(config.jsonl_files)
+            for path in self._jsonl_files:
+                if not path.is_file():
+                    raise FileNotFoundError(f"JSON-lines file {path} not found")
+            self._n_jsonl = sum(count_records(p) for p in self._jsonl_files)
+            if self._n_jsonl == 0:
+                raise ValueError(f"{', '.join(map(str, self._jsonl_files))}: no records")
+        elif config.source == "cif":
             from xrdnet.structures.cif_folder import find_cif_files
 
             self._cif_files = find_cif_files(config.cif_dir)
@@ -148,7 +163,10 @@ class _Source:
         n = self.config.n_structures
         if self.config.source == "synthetic":
             return n
-        total = len(self._cif_files) if self.config.source == "cif" else len(self._stored)
+        if self.config.source == "jsonl":
+            total = self._n_jsonl
+        else:
+            total = len(self._cif_files) if self.config.source == "cif" else len(self._stored)
         return total if n == 0 else min(n, total)
 
     def records(self, start: int, stop: int, log: _UnitLog) -> Iterator[tuple[int, StructureRecords]]:
@@ -165,6 +183,14 @@ class _Source:
             for item in generate(cfg.synthetic, stop - start, cfg.seed, start=start, workers=cfg.workers,
                                  on_index=on_index):
                 yield item.index, StructureRecords.from_labelled([item])
+        elif cfg.source == "jsonl":
+            from xrdnet.structures.jsonl import iter_jsonl
+
+            def on_skip(unit, location, reason):
+                log.skipped[unit] = (location, reason)
+
+            yield from iter_jsonl(self._jsonl_files, cfg.symprec, None, start, stop, workers=cfg.workers,
+                                  on_skip=on_skip)
         elif cfg.source == "cif":
             from xrdnet.structures.cif_folder import SkipReport, iter_cif_folder
 
@@ -307,7 +333,7 @@ def build_dataset(
     t_run = time.perf_counter()
     n_struct_run = n_pat_run = 0
     threads_before = torch.get_num_threads()
-    if device.type == "cpu" and config.source == "synthetic" and config.workers > 1:
+    if device.type == "cpu" and config.source in ("synthetic", "jsonl") and config.workers > 1:
         # pyxtal workers hold most cores; torch threads competing with them spin-wait and run the
         # simulation ~10x slower than on the cores left over.
         torch.set_num_threads(max(1, (os.cpu_count() or 1) - config.workers))
@@ -455,9 +481,11 @@ def _assemble(
     if skipped:
         from xrdnet.structures.cif_folder import SkipReport
 
-        report = SkipReport(skipped=list(skipped), n_ok=len(merged))
+        report = SkipReport(skipped=list(skipped), n_ok=len(merged),
+                            unit="records" if config.source == "jsonl" else "files")
         path = report.write(out.with_name(out.stem + ".skipped.tsv"))
-        print(f"{len(skipped)} CIF files skipped ({report.summary()}); reasons in {path}")
+        what = "records" if config.source == "jsonl" else "CIF files"
+        print(f"{len(skipped)} {what} skipped ({report.summary()}); reasons in {path}")
 
 
 def _is_complete_same(out: Path, config_json: str, shard_i: int, shard_n: int) -> bool:

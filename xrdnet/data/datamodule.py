@@ -32,6 +32,28 @@ from xrdnet.data.reader import PatternDataset
 from xrdnet.data.splits import SPLIT_KINDS
 
 
+SAMPLE_WEIGHTS = ("none", "compound", "compound_sqrt_system", "compound_system")
+
+
+def sample_weights(kind: str, formula: list[str], space_group: np.ndarray, crystal_system: np.ndarray) -> np.ndarray:
+    """``[N]`` float64 sampling probabilities (sum 1) of N patterns under weighting ``kind`` (``DataConfig``)."""
+    from xrdnet.data.splits import compound_key
+
+    n = len(formula)
+    if kind == "none" or n == 0:
+        return np.full(n, 1.0 / max(n, 1))
+    keys = [f"{compound_key(f)}|{g}" for f, g in zip(formula, space_group.tolist())]
+    _, inverse, counts = np.unique(np.asarray(keys), return_inverse=True, return_counts=True)
+    weight = 1.0 / counts[inverse]  # each (compound, space group) pair sums to 1
+    if kind != "compound":
+        mass = np.bincount(crystal_system, weights=weight, minlength=7)  # pairs per system
+        share = mass / mass.sum()
+        power = 0.5 if kind == "compound_sqrt_system" else 1.0
+        factor = np.where(share > 0, share, 1.0) ** -power
+        weight = weight * factor[crystal_system]
+    return weight / weight.sum()
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """How training reads a data set (the ``data:`` section of a train config).
@@ -40,6 +62,18 @@ class DataConfig:
     caps the training patterns (0 = all; a seeded subset), handy for quick CPU runs.
     ``on_the_fly_profile`` names a YAML file whose ``simulator.profile`` replaces the data set's
     own profile ranges when rendering on the fly (e.g. ``configs/experimental.yaml``).
+
+    ``include_sources`` keeps only structures whose source database (the part of ``source`` before
+    ``:``, e.g. ``mp_structures``) is listed, in every split (empty = all): a Materials-Project-only
+    model from a file that also holds AMCSD. ``sample_weights`` draws each training epoch (with
+    replacement, as many patterns as the split has) with probabilities:
+
+    * ``none``: every pattern once per epoch (plain shuffling);
+    * ``compound``: every distinct (compound, space group) pair weighs the same in total, however
+      many entries it has (AMCSD's 130 Spinel entries, the same compound from MP and AMCSD);
+    * ``compound_sqrt_system``: as ``compound``, then crystal systems re-weighted by
+      1/√(their share), half-way between the data's own prior and a uniform one;
+    * ``compound_system``: as ``compound``, then every crystal system weighs the same.
     """
 
     batch_size: int = 128
@@ -51,8 +85,12 @@ class DataConfig:
     window_blocks: int = 8
     max_train: int = 0
     seed: int = 0
+    include_sources: tuple[str, ...] = ()
+    sample_weights: str = "none"
 
     def __post_init__(self) -> None:
+        if self.sample_weights not in SAMPLE_WEIGHTS:
+            raise ValueError(f"sample_weights must be one of {SAMPLE_WEIGHTS}, got {self.sample_weights!r}")
         if self.split_kind not in SPLIT_KINDS:
             raise ValueError(f"split_kind must be one of {SPLIT_KINDS}, got {self.split_kind!r}")
         if self.batch_size < 1 or self.window_blocks < 1 or self.num_workers < 0 or self.max_train < 0:
@@ -64,12 +102,15 @@ class BlockShuffleBatchSampler(Sampler):
 
     ``rows`` are the file rows behind the positions (sorted ascending); a block is the positions
     whose rows fall into one HDF5 chunk of ``block_rows`` rows. With ``shuffle=False`` batches come
-    in file order. ``rank``/``world_size`` deal batches to DDP processes.
+    in file order. ``rank``/``world_size`` deal batches to DDP processes. ``weights`` ``[n]``
+    (summing to 1) make each shuffled epoch a weighted draw with replacement instead.
     """
 
     def __init__(self, rows: np.ndarray, block_rows: int, batch_size: int, shuffle: bool, seed: int = 0,
-                 window_blocks: int = 8, rank: int = 0, world_size: int = 1, drop_last: bool = False) -> None:
+                 window_blocks: int = 8, rank: int = 0, world_size: int = 1, drop_last: bool = False,
+                 weights: np.ndarray | None = None) -> None:
         self.rows = np.asarray(rows)
+        self.weights = None if weights is None else np.asarray(weights, np.float64)
         self.block_rows = max(1, int(block_rows))
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -89,6 +130,10 @@ class BlockShuffleBatchSampler(Sampler):
     def _batches(self) -> list[np.ndarray]:
         if not self.shuffle:
             order = np.arange(len(self.rows))
+        elif self.weights is not None:
+            # Weighted epochs ignore the block structure: use them with in-memory data.
+            rng = np.random.default_rng([self.seed, self.epoch])
+            order = rng.choice(len(self.rows), size=len(self.rows), replace=True, p=self.weights)
         else:
             rng = np.random.default_rng([self.seed, self.epoch])
             blocks = [self.blocks[i] for i in rng.permutation(len(self.blocks))]
@@ -184,7 +229,10 @@ class PatternDataModule(L.LightningDataModule):
             self.n_points = ds.n_points
             self.two_theta_deg = ds.two_theta_deg.copy()
             self.attrs = dict(ds.attrs)
-            self.split_rows = {s: ds.indices(s, config.split_kind) for s in ("train", "val", "test")}
+            self.split_rows = {s: ds.indices(s, config.split_kind, config.include_sources)
+                               for s in ("train", "val", "test")}
+            self._formula, self._space_group, self._crystal_system = ds.formula, ds.space_group, ds.crystal_system
+            self._structure_index = ds.structure_index
             self.block_rows = ds.patterns.chunks[0] if ds.patterns.chunks else h5io.pattern_chunk_rows(
                 ds.n_points, ds.patterns.dtype.itemsize)
         if config.max_train and len(self.split_rows["train"]) > config.max_train:
@@ -195,6 +243,14 @@ class PatternDataModule(L.LightningDataModule):
             raise ValueError(f"{self.path}: the {config.split_kind} split has no training patterns")
         self._datasets: dict[str, PatternRows] = {}
         self._renderer = None
+
+    def train_weights(self) -> np.ndarray | None:
+        """Sampling probabilities ``[n_train]`` of the training patterns, or None for plain shuffling."""
+        if self.config.sample_weights == "none":
+            return None
+        structure = self._structure_index[self.split_rows["train"]]
+        return sample_weights(self.config.sample_weights, [self._formula[i] for i in structure],
+                              self._space_group[structure], self._crystal_system[structure])
 
     def _data(self, split: str) -> PatternRows:
         if split not in self._datasets:
@@ -211,6 +267,7 @@ class PatternDataModule(L.LightningDataModule):
         sampler = BlockShuffleBatchSampler(
             data.rows, block, self.config.batch_size, shuffle, self.config.seed, self.config.window_blocks,
             rank, world, drop_last=shuffle and len(data) > self.config.batch_size,
+            weights=self.train_weights() if (shuffle and split == "train") else None,
         )
         return DataLoader(data, batch_sampler=sampler, collate_fn=_identity, num_workers=self.config.num_workers,
                           persistent_workers=self.config.num_workers > 0)

@@ -8,7 +8,7 @@ Layout (``DESIGN.md``, "HDF5 dataset"; P patterns on a G-point grid, S structure
     /pattern/id                  [P] int64 global pattern id (source_index·K + k): its random draws
     /structures/space_group      [S] int16        /structures/crystal_system  [S] int8
     /structures/lattice_abc_deg  [S, 6] float32   /structures/lattice         [S, 3, 3] float64
-    /structures/formula, source, structure_type   [S] str
+    /structures/formula, source, structure_type, name   [S] str (name: mineral/compound, may be "")
     /structures/source_index     [S] int64        /structures/site_start, site_count [S] int64
     /structures/split            [S] int8 by structure; /structures/split_by_type [S] int8 by type
     /sites/frac_coords [T, 3] float64, atomic_number [T] int16, occupancy, b_iso [T] float64,
@@ -61,7 +61,7 @@ def write_records(h5: Any, records: StructureRecords, split: np.ndarray, split_b
     g.create_dataset("site_count", data=records.site_count.astype(np.int64))
     g.create_dataset("split", data=np.asarray(split, np.int8))
     g.create_dataset("split_by_type", data=np.asarray(split_by_type, np.int8))
-    for name in ("formula", "source", "structure_type"):
+    for name in ("formula", "source", "structure_type", "name"):
         g.create_dataset(name, data=np.array(getattr(records, name), dtype=object), dtype=_str_dtype())
     s = h5.require_group("sites")
     s.create_dataset("frac_coords", data=records.frac_coords.astype(np.float64).reshape(-1, 3))
@@ -92,6 +92,7 @@ def read_records(h5: Any, rows: Sequence[int] | np.ndarray | None = None) -> Str
         formula=_strings(g["formula"]),
         source=_strings(g["source"]),
         structure_type=_strings(g["structure_type"]),
+        name=_strings(g["name"]) if "name" in g else None,  # files before the JSON-lines source
     )
     return every if rows is None else every.select(rows)
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from xrdnet.data import hdf5 as h5io
 from xrdnet.data.records import StructureRecords
-from xrdnet.data.splits import SPLIT_KINDS, SPLIT_NAMES
+from xrdnet.data.splits import SPLIT_KINDS, SPLIT_NAMES, assign_splits, compound_key
 from xrdnet.symmetry import CRYSTAL_SYSTEMS, space_group_symbol
 
 
@@ -49,6 +49,9 @@ class PatternDataset:
             self.crystal_system = h5["structures/crystal_system"][()].astype(np.int64)
             self.split = h5["structures/split"][()]
             self.split_by_type = h5["structures/split_by_type"][()]
+            self.formula = h5io._strings(h5["structures/formula"])
+            self.source = h5io._strings(h5["structures/source"])
+            self._split_by_compound: np.ndarray | None = None
             n_rows = h5["patterns"].shape[0]
             if n_rows != len(self.structure_index):
                 raise h5io.DatasetFileError(
@@ -106,16 +109,32 @@ class PatternDataset:
         """``[S]`` int8 split (0 train, 1 val, 2 test) by ``structure`` or by ``structure_type``."""
         if kind not in SPLIT_KINDS:
             raise ValueError(f"split kind must be one of {SPLIT_KINDS}, got {kind!r}")
+        if kind == "compound":
+            if self._split_by_compound is None:
+                config = self.config or {}
+                self._split_by_compound = assign_splits(
+                    [compound_key(f) for f in self.formula], int(config.get("split_seed", 0)),
+                    tuple(config.get("split_fractions", (0.8, 0.1, 0.1))))
+            return self._split_by_compound
         return self.split if kind == "structure" else self.split_by_type
 
-    def indices(self, split: str, kind: str = "structure") -> np.ndarray:
-        """Sorted pattern rows of ``split`` ("train", "val", "test") under split ``kind``."""
+    def indices(self, split: str, kind: str = "structure", sources: Sequence[str] = ()) -> np.ndarray:
+        """Sorted pattern rows of ``split`` ("train", "val", "test") under split ``kind``.
+
+        ``sources`` keeps only structures from those databases (``source_name``; empty = all).
+        """
         if split not in SPLIT_NAMES:
             raise ValueError(f"split must be one of {SPLIT_NAMES}, got {split!r}")
         code = SPLIT_NAMES.index(split)
-        return np.flatnonzero(self.structure_split(kind)[self.structure_index] == code)
+        wanted = self.structure_split(kind) == code
+        if sources:
+            present = np.array([source_name(s) for s in self.source])
+            known = set(present.tolist())
+            if not known & set(sources):
+                raise ValueError(f"{self.path}: no structure comes from {list(sources)}; its sources are {sorted(known)}")
+            wanted &= np.isin(present, list(sources))
+        return np.flatnonzero(wanted[self.structure_index])
 
-    # ------------------------------------------------------------------ data
     def read_patterns(self, rows: Sequence[int] | np.ndarray, dtype=np.float32) -> np.ndarray:
         """``[len(rows), G]`` patterns in the order of ``rows`` (read sorted, then reordered)."""
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
@@ -176,8 +195,24 @@ class PatternDataset:
             "splits_structures": splits,
             "generation": self.attrs.get("generation", {}),
             "n_skipped_files": len(self.skipped()),
+            "sources": dict(Counter(source_name(s) for s in self.source)),
+            "unique_compound_space_group": _unique_per_system(self.formula, self.space_group, self.crystal_system),
             "config": self.config,
         }
+
+
+def source_name(source: str) -> str:
+    """The database part of a structure's source: ``"mp_structures:mp-1"`` -> ``"mp_structures"``."""
+    return source.split(":", 1)[0] if ":" in source else source.split("/", 1)[0]
+
+
+def _unique_per_system(formula: Sequence[str], space_group: np.ndarray, crystal_system: np.ndarray) -> dict:
+    """Distinct (compound, space group) pairs per crystal system: the counts left after de-duplication."""
+    seen: dict[tuple[str, int], int] = {}
+    for f, g, c in zip(formula, space_group.tolist(), crystal_system.tolist()):
+        seen[(compound_key(f), g)] = c
+    counts = Counter(seen.values())
+    return {CRYSTAL_SYSTEMS[i]: int(counts.get(i, 0)) for i in range(len(CRYSTAL_SYSTEMS))}
 
 
 def _decode_attr(value):
@@ -207,6 +242,14 @@ def format_summary(summary: dict) -> str:
     ]
     for name, n in summary["crystal_systems"].items():
         lines.append(f"  {name:14s} {n:10d}")
+    unique = summary.get("unique_compound_space_group") or {}
+    if unique:
+        lines[-len(summary["crystal_systems"]) - 1] = "crystal system   structures   distinct (compound, space group)"
+        base = len(lines) - len(summary["crystal_systems"])
+        for i, (name, n) in enumerate(summary["crystal_systems"].items()):
+            lines[base + i] = f"  {name:14s} {n:10d}   {unique.get(name, 0):10d}"
+    if summary.get("sources") and len(summary["sources"]) > 1:
+        lines.append("sources: " + ", ".join(f"{k} {v}" for k, v in summary["sources"].items()))
     lines.append(f"space groups present: {summary['n_space_groups']} of 230; structure types: "
                  f"{summary['n_structure_types']}")
     groups = sorted(summary["space_groups"].items(), key=lambda kv: -kv[1])

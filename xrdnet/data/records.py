@@ -45,6 +45,7 @@ class StructureRecords:
         source_index: ``[S]`` int64 position of the structure in its source (generation index,
             CIF file position, row of an earlier data set): what pattern ids and splits hang on.
         formula, source, structure_type: ``S`` strings.
+        name: ``S`` strings, the mineral or compound name a source gives ("" when it gives none).
     """
 
     lattice: np.ndarray
@@ -60,6 +61,11 @@ class StructureRecords:
     formula: list[str]
     source: list[str]
     structure_type: list[str]
+    name: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.name is None:
+            self.name = [""] * len(self.space_group)
 
     def __len__(self) -> int:
         return int(len(self.space_group))
@@ -81,10 +87,11 @@ class StructureRecords:
             formula=[],
             source=[],
             structure_type=[],
+            name=[],
         )
 
     @classmethod
-    def from_labelled(cls, items: Sequence) -> "StructureRecords":
+    def from_labelled(cls, items: Sequence, names: Sequence[str] | None = None) -> "StructureRecords":
         """Records of ``LabelledStructure`` items (their structure, spglib label, source and index)."""
         if len(items) == 0:
             return cls.empty()
@@ -99,6 +106,8 @@ class StructureRecords:
             structure_type_key(it.space_group, it.wyckoff_sequence, it.anonymous_formula, f"{it.source}#{it.index}")
             for it in items
         ]
+        if names is not None:
+            records.name = [str(n) for n in names]
         return records
 
     @classmethod
@@ -152,6 +161,7 @@ class StructureRecords:
             formula=[f for p in parts for f in p.formula],
             source=[s for p in parts for s in p.source],
             structure_type=[t for p in parts for t in p.structure_type],
+            name=[n for p in parts for n in p.name],
         )
 
     # ------------------------------------------------------------------ derived labels
@@ -191,6 +201,7 @@ class StructureRecords:
             formula=[self.formula[r] for r in rows],
             source=[self.source[r] for r in rows],
             structure_type=[self.structure_type[r] for r in rows],
+            name=[self.name[r] for r in rows],
         )
 
     def to_batch(self) -> StructureBatch:

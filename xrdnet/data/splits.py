@@ -7,7 +7,11 @@ all agree, and a structure never changes sides. Two keys are used:
 * ``"structure"``: the structure's own identity (``source#index``): all K patterns of a structure
   stay together;
 * ``"structure_type"``: space group + Wyckoff sequence + anonymous formula, so a prototype (every
-  rock-salt compound, say) sits entirely on one side: the stricter, honest generalisation split.
+  rock-salt compound, say) sits entirely on one side: the stricter, honest generalisation split;
+* ``"compound"``: the reduced formula, so every polymorph and every pressure/temperature entry of
+  one compound (and the same compound from two databases) sits on one side: "unseen compounds".
+  It is computed when a file is read, from ``/structures/formula`` with the file's split seed and
+  fractions, so files written before it existed have it too.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 SPLIT_NAMES = ("train", "val", "test")
-SPLIT_KINDS = ("structure", "structure_type")
+SPLIT_KINDS = ("structure", "structure_type", "compound")
 
 
 def hash_unit_interval(keys: Sequence[str], seed: int) -> np.ndarray:
@@ -50,3 +54,14 @@ def assign_splits(keys: Sequence[str], seed: int, fractions: Sequence[float] = (
 def structure_keys(source: Sequence[str], source_index: Sequence[int]) -> list[str]:
     """Identity keys ``"source#index"`` of structures."""
     return [f"{s}#{int(i)}" for s, i in zip(source, source_index)]
+
+
+def compound_key(formula: str) -> str:
+    """Split key of a compound: its reduced formula with the element order normalised.
+
+    ``"Fe2O3"`` and ``"O3Fe2"`` are one compound; fractional (disordered) formulas stay as written.
+    """
+    import re
+
+    parts = re.findall(r"([A-Z][a-z]?)([0-9.]*)", formula)
+    return "".join(f"{el}{n}" for el, n in sorted(parts)) if parts else formula

@@ -155,7 +155,10 @@ class CNNClassifier(L.LightningModule):
         hp = ckpt["hyper_parameters"]
         model = cls(config_from_dict(CNNConfig, hp["config"]), hp["n_points"], hp["two_theta_deg"],
                     hp["wavelength_angstrom"], hp.get("data_attrs"))
-        model.load_state_dict(ckpt["state_dict"])
+        # Runs trained with ``torch.compile(model.net)`` (before in-place compiling) stored every
+        # weight under ``net._orig_mod.``; such checkpoints load too.
+        state = {k.replace("._orig_mod.", "."): v for k, v in ckpt["state_dict"].items()}
+        model.load_state_dict(state)
         return model.eval()
 
     def forward(self, pattern: torch.Tensor) -> torch.Tensor:

@@ -79,9 +79,12 @@ class ForestConfig:
         n_peaks: peaks whose Q enter the ``suzuki`` features.
         profile_factor: grid points per ``profile`` feature.
         peak_finder: thresholds of the shared peak finder (``suzuki`` features).
-        cs_n_estimators, cs_max_depth, cs_max_features: crystal-system classifier (depth null =
-            unlimited).
-        sg_n_estimators, sg_max_depth, sg_max_features: space-group classifier.
+        cs_n_estimators, cs_max_depth, cs_max_features, cs_min_samples_leaf: crystal-system
+            classifier (depth null = unlimited).
+        sg_n_estimators, sg_max_depth, sg_max_features, sg_min_samples_leaf: space-group classifier.
+            A space-group tree stores 230 class fractions (1.8 kB) in every node, so fully grown
+            trees on N patterns take ~N·3.7 kB each: 200 of them on 66,000 patterns are ~50 GB.
+            ``sg_min_samples_leaf`` k divides that by about k; the real-data recipe uses 5.
         n_jobs: parallel jobs for fitting and prediction (-1 = all cores).
         seed: ``random_state`` of both classifiers.
 
@@ -102,6 +105,8 @@ class ForestConfig:
     sg_n_estimators: int = 200
     sg_max_depth: int | None = 25
     sg_max_features: int | float | str | None = None
+    cs_min_samples_leaf: int = 1
+    sg_min_samples_leaf: int = 1
     n_jobs: int = -1
     seed: int = 0
 
@@ -118,6 +123,7 @@ class ForestConfig:
             _positive_int(getattr(self, f"{prefix}_n_estimators"), f"{prefix}_n_estimators")
             _check_max_depth(getattr(self, f"{prefix}_max_depth"), f"{prefix}_max_depth")
             _check_max_features(getattr(self, f"{prefix}_max_features"), f"{prefix}_max_features")
+            _positive_int(getattr(self, f"{prefix}_min_samples_leaf"), f"{prefix}_min_samples_leaf")
         if isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, int) or self.n_jobs == 0:
             raise ValueError(f"n_jobs must be a non-zero integer (-1 = all cores), got {self.n_jobs!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
@@ -239,6 +245,7 @@ class ForestModel:
             n_estimators=getattr(c, f"{target}_n_estimators"),
             max_depth=getattr(c, f"{target}_max_depth"),
             max_features=c.resolved_max_features(target, n_features),
+            min_samples_leaf=getattr(c, f"{target}_min_samples_leaf"),
             n_jobs=c.n_jobs,
             random_state=c.seed,
         )
@@ -251,18 +258,35 @@ class ForestModel:
         The grid and wavelength are remembered (``profile`` features of other grids are mapped
         onto them). Returns ``self``.
         """
-        t0 = time.perf_counter()
         patterns = np.asarray(patterns)
         if patterns.ndim != 2 or len(patterns) == 0:
             raise ValueError(f"patterns must be a non-empty [P, G] array, got shape {patterns.shape}")
-        n = len(patterns)
+        t0 = time.perf_counter()
+        self.two_theta_deg_ = None  # featurise on the given grid as is
+        x = self.featurize(patterns, np.asarray(two_theta_deg, dtype=np.float64), wavelength_angstrom)
+        self.fit_features(x, two_theta_deg, wavelength_angstrom, crystal_system, space_group)
+        self.fit_seconds = time.perf_counter() - t0
+        return self
+
+    def fit_features(self, x: np.ndarray, two_theta_deg: np.ndarray, wavelength_angstrom: float,
+                     crystal_system: np.ndarray, space_group: np.ndarray,
+                     sample_weight: np.ndarray | None = None) -> "ForestModel":
+        """Fit both classifiers on features ``x [P, F]`` already made by ``featurize`` (on an unfitted model).
+
+        Lets a caller featurise a data set too large for memory block by block; ``sample_weight``
+        ``[P]`` weighs the patterns (as ``DataConfig.sample_weights`` does for the CNN).
+        """
+        t0 = time.perf_counter()
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 2 or len(x) == 0:
+            raise ValueError(f"features must be a non-empty [P, F] array, got shape {x.shape}")
+        n = len(x)
         cs = _labels(crystal_system, 0, N_CRYSTAL_SYSTEMS - 1, "crystal_system", n)
         sg = _labels(space_group, 1, N_SPACE_GROUPS, "space_group", n)
         grid = np.asarray(two_theta_deg, dtype=np.float64).copy()
-        self.two_theta_deg_ = None  # featurise on the given grid as is
-        x = self.featurize(patterns, grid, wavelength_angstrom)
-        cs_clf = self._classifier("cs", x.shape[1]).fit(x, cs)
-        sg_clf = self._classifier("sg", x.shape[1]).fit(x, sg)
+        weight = None if sample_weight is None else np.asarray(sample_weight, np.float64) * (n / np.sum(sample_weight))
+        cs_clf = self._classifier("cs", x.shape[1]).fit(x, cs, sample_weight=weight)
+        sg_clf = self._classifier("sg", x.shape[1]).fit(x, sg, sample_weight=weight)
         self.cs_classifier_, self.sg_classifier_ = cs_clf, sg_clf
         self.two_theta_deg_ = grid
         self.wavelength_angstrom_ = float(wavelength_angstrom)

@@ -19,6 +19,16 @@ Physics, per reflection at Bragg angle θ (2θ in degrees unless marked):
 * Shape: pseudo-Voigt, η · Lorentzian + (1-η) · Gaussian of equal FWHM, integrated over each grid
   bin (so peaks narrower than the step keep their area), truncated at ``window_fwhm`` FWHMs either
   side and renormalised so the rendered area equals the stick intensity exactly.
+* Real-sample effects the ideal powder lacks (all off by default):
+  - lattice strain: every d-spacing scaled by (1 + s), s drawn per pattern. Isotropic, so the
+    symmetry is kept exactly; it covers DFT cells that run 1-3 % large, thermal expansion, solid
+    solutions and a wavelength that is slightly off (sin θ' = sin θ / (1 + s));
+  - intensity errors: each peak multiplied by a log-normal factor exp(σz - σ²/2) (mean 1), σ drawn
+    per pattern: graininess, texture beyond March-Dollase, absorption, extinction;
+  - detection limit: peaks weaker than a fraction t of the strongest (t drawn per pattern) are
+    removed, as weak reflections vanish into a measured pattern's noise and background;
+  - impurity peaks: up to ``impurity_peaks`` extra lines at random 2θ, each at most
+    ``impurity_level`` of the strongest peak (a few per cent of a second phase).
 * Background: a smooth random Chebyshev polynomial, non-negative, at ``background_level`` of the
   strongest peak.
 * Counting noise: the pattern is scaled to ``peak_counts`` at its maximum and each point drawn as
@@ -72,6 +82,11 @@ class ProfileConfig:
     background_degree: int = 4
     peak_counts: Range = (0.0, 0.0)  # counts at the strongest point; 0 = no noise
     window_fwhm: float = 10.0  # render each peak over ± this many FWHM
+    lattice_strain: Range = (0.0, 0.0)  # relative isotropic change of every d-spacing
+    intensity_sigma: Range = (0.0, 0.0)  # σ of the log-normal per-peak intensity factor
+    detection_limit: Range = (0.0, 0.0)  # peaks below this fraction of the strongest are dropped
+    impurity_peaks: int = 0  # at most this many extra lines per pattern (uniform 0..n)
+    impurity_level: Range = (0.0, 0.0)  # each extra line's intensity / strongest stick
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -90,6 +105,11 @@ class ProfileConfig:
             ("window_fwhm", self.window_fwhm >= 2.0, ">= 2"),
             ("background_degree", 0 <= self.background_degree <= 12, "in 0..12"),
             ("goniometer_radius_mm", self.goniometer_radius_mm > 0, "positive"),
+            ("lattice_strain", -0.5 < self.lattice_strain[0] and self.lattice_strain[1] < 0.5, "within (-0.5, 0.5)"),
+            ("intensity_sigma", self.intensity_sigma[0] >= 0, "non-negative"),
+            ("detection_limit", 0 <= self.detection_limit[0] and self.detection_limit[1] < 1, "within [0, 1)"),
+            ("impurity_peaks", 0 <= self.impurity_peaks <= 100, "in 0..100"),
+            ("impurity_level", self.impurity_level[0] >= 0, "non-negative"),
         ]
         for name, ok, what in checks:
             if not ok:
@@ -112,6 +132,10 @@ class ProfileParameters:
     texture_direction: torch.Tensor
     background_level: torch.Tensor
     peak_counts: torch.Tensor
+    lattice_strain: torch.Tensor
+    intensity_sigma: torch.Tensor
+    detection_limit: torch.Tensor
+    impurity_count: torch.Tensor
 
 
 def _draw(seed: int, ids: torch.Tensor, stream: int, bounds: Range, log: bool = False) -> torch.Tensor:
@@ -142,6 +166,12 @@ def sample_parameters(config: ProfileConfig, seed: int, pattern_ids: torch.Tenso
         ),
         background_level=_draw(seed, ids, 11, config.background_level),
         peak_counts=_draw(seed, ids, 12, config.peak_counts, log=True),
+        lattice_strain=_draw(seed, ids, 13, config.lattice_strain),
+        intensity_sigma=_draw(seed, ids, 14, config.intensity_sigma),
+        detection_limit=_draw(seed, ids, 15, config.detection_limit),
+        impurity_count=(rng.uniform(seed, ids, 16, 1)[:, 0] * (config.impurity_peaks + 1)).long().clamp(
+            max=config.impurity_peaks
+        ),
     )
 
 
@@ -286,6 +316,52 @@ def chebyshev_background(n_points: int, coefficients: torch.Tensor) -> torch.Ten
     return poly / poly.max(dim=1, keepdim=True).values.clamp(min=1e-12)
 
 
+def sample_effects(
+    two_theta: torch.Tensor,
+    intensity: torch.Tensor,
+    live: torch.Tensor,
+    params: ProfileParameters,
+    config: ProfileConfig,
+    seed: int,
+    pattern_ids: torch.Tensor,
+    grid_range_deg: tuple[float, float],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Lattice strain, intensity errors, detection limit and impurity lines (module docstring).
+
+    Args:
+        two_theta: ``[P, M]`` float64 peak positions (degrees); intensity ``[P, M]`` float32;
+            live ``[P, M]`` bool.
+
+    Returns:
+        ``(two_theta [P, M'], intensity [P, M'], live [P, M'])`` with M' = M + ``impurity_peaks``.
+        With every effect off the inputs come back unchanged (bit for bit).
+    """
+    if config.lattice_strain != (0.0, 0.0):
+        # d' = d (1 + s)  =>  sin θ' = sin θ / (1 + s); a reflection pushed past 90° is dropped.
+        sin = torch.sin(torch.deg2rad(two_theta / 2.0)) / (1.0 + params.lattice_strain[:, None].double())
+        live = live & (sin < 1.0)
+        two_theta = torch.where(live, torch.rad2deg(2.0 * torch.asin(sin.clamp(max=1.0))), two_theta)
+    if config.intensity_sigma[1] > 0:
+        sigma = params.intensity_sigma[:, None]
+        z = rng.normal(seed, pattern_ids, 22, intensity.shape[1]).to(intensity.device)
+        intensity = intensity * torch.exp(sigma * z - 0.5 * sigma * sigma)
+    strongest = torch.where(live, intensity, 0.0).amax(dim=1, keepdim=True)  # [P, 1]
+    if config.detection_limit[1] > 0:
+        live = live & (intensity >= params.detection_limit[:, None] * strongest)
+    if config.impurity_peaks > 0:
+        n = config.impurity_peaks
+        u = rng.uniform(seed, pattern_ids, 23, 2 * n).to(intensity.device)  # positions, heights
+        lo, hi = grid_range_deg
+        extra_two_theta = (lo + u[:, :n].double() * (hi - lo))
+        low, high = config.impurity_level
+        level = low + u[:, n:] * (high - low)  # [P, n] height / strongest stick
+        extra_live = torch.arange(n, device=intensity.device)[None, :] < params.impurity_count[:, None]
+        two_theta = torch.cat([two_theta, extra_two_theta], dim=1)
+        intensity = torch.cat([intensity, level * strongest], dim=1)
+        live = torch.cat([live, extra_live], dim=1)
+    return two_theta, intensity, live
+
+
 def render_patterns(
     sticks: Sticks,
     lattice: torch.Tensor,
@@ -320,6 +396,8 @@ def render_patterns(
     intensity = march_dollase_intensity(sticks, lattice, owner, params)  # [P, M]
     two_theta = sticks.peak_two_theta_deg[owner]  # [P, M] float64
     live = sticks.peak_mask[owner]
+    two_theta, intensity, live = sample_effects(two_theta, intensity, live, params, config, seed, pattern_ids,
+                                                (float(grid_deg[0]), float(grid_deg[-1])))
     centers, areas, lams = [two_theta], [torch.where(live, intensity, 0.0)], [lam1]
     if doublet:
         ratio = float(radiation.kalpha2_angstrom) / lam1

@@ -26,6 +26,10 @@ UNPARSABLE = "unparsable CIF"
 NO_STRUCTURE = "no structure"
 NO_SCATTERING = "no X-ray scattering parameters"
 SPGLIB_FAILED = "spglib failed"
+BAD_OCCUPANCY = "impossible occupancy"
+# pymatgen already merges sites within its own tolerance; a summed occupancy above this is an error in
+# the CIF (two atoms on one site), not rounding.
+MAX_SITE_OCCUPANCY = 1.05
 
 
 @dataclass
@@ -38,6 +42,7 @@ class SkipReport:
 
     skipped: list[tuple[str, str]] = field(default_factory=list)
     n_ok: int = 0
+    unit: str = "files"  # what a skipped item is: CIF files, or records of a JSON-lines file
 
     def add(self, path: str | Path, reason: str) -> None:
         """Record that ``path`` was skipped for ``reason``."""
@@ -49,7 +54,7 @@ class SkipReport:
 
     def summary(self) -> str:
         """One line such as ``"120 structures read, 3 files skipped (2 unparsable CIF, 1 spglib failed)"``."""
-        text = f"{self.n_ok} structures read, {len(self.skipped)} files skipped"
+        text = f"{self.n_ok} structures read, {len(self.skipped)} {self.unit} skipped"
         if self.skipped:
             parts = ", ".join(f"{count} {name}" for name, count in sorted(self.categories().items()))
             text += f" ({parts})"
@@ -101,49 +106,69 @@ def read_cif(path: str | Path) -> Structure:
     ``no X-ray scattering parameters``) and names the problem; pymatgen's warnings are swallowed
     here and only used to explain a file that yields no structure.
     """
-    from pymatgen.core import Element, Species
-    from pymatgen.io.cif import CifParser
-
     path = Path(path)
     if path.stat().st_size == 0:
         raise ValueError(f"{NO_STRUCTURE}: {path.name} is an empty file")
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as exc:
+        raise ValueError(f"{UNPARSABLE}: cannot read {path.name}: {exc}") from None
+    return parse_cif_text(text, path.name)
+
+
+def species_symbol(species) -> str:
+    """Element symbol of a pymatgen species; a ``DummySpecies`` ("X", "Xx", vacancies) gives its own text.
+
+    ``DummySpecies`` subclasses ``Species`` in pymatgen, so it must be tested first: its ``element``
+    attribute does not exist.
+    """
+    from pymatgen.core import Element
+    from pymatgen.core.periodic_table import DummySpecies
+
+    if isinstance(species, DummySpecies):
+        return str(getattr(species, "symbol", species))
+    if isinstance(species, Element):
+        return species.symbol
+    element = getattr(species, "element", None)
+    return element.symbol if element is not None else str(species)
+
+
+def parse_cif_text(text: str, name: str) -> Structure:
+    """The first structure of CIF ``text`` (named ``name`` in messages), or ``ValueError`` with a skip category."""
+    from pymatgen.io.cif import CifParser
+
+    if not text.strip():
+        raise ValueError(f"{NO_STRUCTURE}: {name} is empty")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            parser = CifParser(path)
+            parser = CifParser.from_str(text)
         except Exception as exc:  # noqa: BLE001 - pymatgen raises many kinds on bad input
-            raise ValueError(f"{UNPARSABLE}: {path.name}: {type(exc).__name__}: {_short(exc)}") from None
+            raise ValueError(f"{UNPARSABLE}: {name}: {type(exc).__name__}: {_short(exc)}") from None
         # pymatgen's private block table tells "not a CIF at all" from "CIF without atoms".
         blocks = getattr(getattr(parser, "_cif", None), "data", None)
         if blocks is not None and not blocks:
-            raise ValueError(f"{UNPARSABLE}: {path.name} has no data_ block (not a CIF file?)")
+            raise ValueError(f"{UNPARSABLE}: {name} has no data_ block (not a CIF file?)")
         try:
             structures = parser.parse_structures(primitive=False, on_error="warn")
         except Exception as exc:  # noqa: BLE001
             if "no structures" not in str(exc).lower():
-                raise ValueError(f"{UNPARSABLE}: {path.name}: {type(exc).__name__}: {_short(exc)}") from None
+                raise ValueError(f"{UNPARSABLE}: {name}: {type(exc).__name__}: {_short(exc)}") from None
             structures = []
     if not structures:
         hints = [_short(w.message) for w in caught if str(w.message).startswith("No structure parsed")]
         detail = f" ({hints[-1]})" if hints else ""
-        raise ValueError(f"{NO_STRUCTURE}: pymatgen finds no structure in {path.name}{detail}")
+        raise ValueError(f"{NO_STRUCTURE}: pymatgen finds no structure in {name}{detail}")
     structure = structures[0]
     if len(structure) == 0:
-        raise ValueError(f"{NO_STRUCTURE}: {path.name} has a cell but no atoms")
+        raise ValueError(f"{NO_STRUCTURE}: {name} has a cell but no atoms")
     known = xray_scattering_elements()
-    bad: set[str] = set()
-    for site in structure:
-        for species in site.species:
-            if isinstance(species, Element):
-                symbol = species.symbol
-            elif isinstance(species, Species):
-                symbol = species.element.symbol
-            else:  # DummySpecies such as "X" or a vacancy marker
-                symbol = str(species)
-            if symbol not in known:
-                bad.add(symbol)
+    bad = {species_symbol(sp) for site in structure for sp in site.species} - known
     if bad:
-        raise ValueError(f"{NO_SCATTERING}: {path.name} contains {', '.join(sorted(bad))}")
+        raise ValueError(f"{NO_SCATTERING}: {name} contains {', '.join(sorted(bad))}")
+    occupancy = max(site.species.num_atoms for site in structure)
+    if occupancy > MAX_SITE_OCCUPANCY:
+        raise ValueError(f"{BAD_OCCUPANCY}: {name} has a site with total occupancy {occupancy:.3f} > 1")
     return structure
 
 
