@@ -87,3 +87,33 @@ def test_cli_json_and_exit_code(checkpoint, nacl, tmp_path):
     assert set(out[1]) == {"file", "error"} and "nan.xy" in out[1]["error"]
     assert abs(out[0]["wavelength_angstrom"] - 0.7093) < 1e-3
     assert "nan.xy" in proc.stderr and proc.stderr.count("\n") == 1  # one line per bad file
+
+
+def test_shipped_checkpoint_calls_textbook_crystals_right_through_the_text_output(tmp_path):
+    """The default checkpoint, from a measured-looking .xy file to the printed answer."""
+    from pymatgen.core import Lattice, Structure
+
+    from xrdnet.predict import default_checkpoint
+    from xrdnet.simulate import ProfileConfig
+
+    assert (default_checkpoint() / "run.json").is_file()
+    crystals = {
+        "nacl.xy": (Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"],
+                                              [[0, 0, 0], [0.5, 0.5, 0.5]]), "cubic"),
+        "rutile.xy": (Structure.from_spacegroup("P4_2/mnm", Lattice.tetragonal(4.594, 2.959), ["Ti", "O"],
+                                                [[0, 0, 0], [0.3048, 0.3048, 0]]), "tetragonal"),
+    }
+    sim = XRDSimulator(profile=ProfileConfig(peak_counts=(20000.0, 20000.0)))
+    grid = sim.two_theta_deg().numpy()
+    files = []
+    for name, (structure, _) in crystals.items():
+        pattern = sim.patterns([structure], seed=5)[0].numpy()
+        files.append(_write_xy(tmp_path / name, grid, 1000 * pattern, header="# Cu K-alpha, 2theta intensity\n"))
+    results, errors = predict_files(files, wavelength="CuKa", top_k=3)
+    assert not errors
+    for result, (_, expected) in zip(results, crystals.values()):
+        assert result["crystal_system"]["name"] == expected
+    proc = subprocess.run([sys.executable, "-m", "xrdnet.cli", "predict", str(files[0]), "--wavelength", "CuKa"],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert proc.returncode == 0, proc.stderr
+    assert "cubic" in proc.stdout

@@ -21,7 +21,7 @@ import numpy as np
 from xrdnet.symmetry import CRYSTAL_SYSTEMS, space_group_symbol
 
 CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
-DEFAULT_CHECKPOINT = "xrdnet-cnn-small"
+DEFAULT_CHECKPOINT = "xrdnet-cnn-real"
 
 
 def default_checkpoint() -> Path:

@@ -311,7 +311,9 @@ def chebyshev_background(n_points: int, coefficients: torch.Tensor) -> torch.Ten
     basis = [torch.ones_like(x), x]
     for _ in range(2, coefficients.shape[1]):
         basis.append(2.0 * x * basis[-1] - basis[-2])
-    poly = coefficients @ torch.stack(basis[: coefficients.shape[1]])  # [P, G]
+    # An explicit sum over the few terms, not a matrix product: BLAS picks kernels by the number of
+    # rows, so a product would round a pattern's background differently in different batch sizes.
+    poly = sum(coefficients[:, k, None] * basis[k] for k in range(coefficients.shape[1]))  # [P, G]
     poly = poly - poly.min(dim=1, keepdim=True).values
     return poly / poly.max(dim=1, keepdim=True).values.clamp(min=1e-12)
 

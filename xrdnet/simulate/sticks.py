@@ -160,7 +160,8 @@ def structure_factor_squared(
     f = form_factor(slot_z.unsqueeze(1), s2.unsqueeze(-1))  # [B, H, S]
     f = (f * torch.exp(-slot_b.unsqueeze(1) * s2.unsqueeze(-1))).to(torch.float32)
     frac_t = frac_coords.to(torch.float64).transpose(1, 2)  # [B, 3, N]
-    bound = (f.abs() * weight.sum(dim=1).unsqueeze(1)).sum(-1)  # [B, H] Σ_j o_j |f_j| >= |F|
+    f64, weight64 = f.to(torch.float64), weight.to(torch.float64)
+    bound = (f64.abs() * weight64.sum(dim=1).unsqueeze(1)).sum(-1).to(torch.float32)  # [B, H] Σ_j o_j |f_j| >= |F|
     out = torch.empty(batch, n_refl, dtype=torch.float32, device=hkl.device)
     # Cache-sized blocks on a CPU (the element-wise chain runs ~1.4x faster), the largest on a GPU.
     block = max_entries if hkl.device.type == "cuda" else min(max_entries, CPU_BLOCK_ENTRIES)
@@ -169,9 +170,13 @@ def structure_factor_squared(
         stop = min(start + step, n_refl)
         turns = hkl[:, start:stop].to(torch.float64) @ frac_t  # [B, h, N] h·x in turns
         angle = (2.0 * math.pi) * (turns - torch.floor(turns)).to(torch.float32)
-        re = (torch.cos(angle) @ weight * f[:, start:stop]).sum(-1)  # [B, h]
-        im = (torch.sin(angle) @ weight * f[:, start:stop]).sum(-1)
-        out[:, start:stop] = re * re + im * im
+        # The sums over slots and species groups run in float64: their length is the batch's
+        # padded width, and float32 SIMD sums of different lengths round differently, which made a
+        # pattern depend (in its last bits) on which structures shared its batch.
+        f_block = f64[:, start:stop]
+        re = (torch.cos(angle).to(torch.float64) @ weight64 * f_block).sum(-1)  # [B, h]
+        im = (torch.sin(angle).to(torch.float64) @ weight64 * f_block).sum(-1)
+        out[:, start:stop] = (re * re + im * im).to(torch.float32)
     return torch.where(out > EXTINCTION_TOL * bound * bound, out, 0.0)
 
 
