@@ -183,3 +183,12 @@ def test_bundled_real_structures_ship_in_the_package_and_label_like_spglib():
             if all(site.is_ordered for site in structure):
                 assert int(records.space_group[0]) == _spglib_number(structure)
             assert records.source[0].split(":")[0] == path.name.split(".")[0]
+
+
+def test_skip_report_names_file_line_and_id(tmp_path):
+    path = tmp_path / "db.jsonl"
+    _write(path, [json.dumps({"material_id": "mp-77", "cif": "data_x\n"}), "{broken"])
+    report = SkipReport()
+    assert list(iter_jsonl([path], 0.1, report)) == []
+    assert [where for where, _ in report.skipped] == ["db.jsonl:1 (mp-77)", "db.jsonl:2"]
+    assert report.summary().startswith("0 structures read, 2 records skipped")

@@ -138,6 +138,17 @@ def _first(record: dict, names: Sequence[str]) -> str | None:
     return None
 
 
+def record_location(raw: RawRecord) -> str:
+    """``file:line (id)`` of a record, as skip reports name it (the id when the line is JSON with one)."""
+    where = f"{Path(raw.file).name}:{raw.line}"
+    try:
+        record = json.loads(raw.text)
+    except ValueError:
+        return where
+    record_id = _first(record, ID_FIELDS) if isinstance(record, dict) else None
+    return f"{where} ({record_id})" if record_id else where
+
+
 def label_record(raw: RawRecord, symprec: float) -> tuple[int, object, str | None]:
     """Parse and label one record: ``(unit, StructureRecords or None, skip reason or None)``.
 
@@ -187,6 +198,14 @@ def _label_chunk(args: tuple[list[RawRecord], float]) -> list[tuple[int, object,
     return [label_record(raw, symprec) for raw in chunk]
 
 
+def _drain(pending: deque, chunk_of: deque, handle) -> Iterator[tuple[int, object]]:
+    """Hand the oldest chunk's results, paired with their raw records, to ``handle``; yield the kept ones."""
+    for result, raw in zip(pending.popleft().get(), chunk_of.popleft()):
+        out = handle((result, raw))
+        if out is not None:
+            yield out
+
+
 def iter_jsonl(
     paths: Sequence[str | Path],
     symprec: float = 0.1,
@@ -203,13 +222,14 @@ def iter_jsonl(
     record goes into ``report`` (its location ``file:line (id)`` and the reason) and, when given, to
     ``on_skip(unit, location, reason)``.
     """
-    report = report if report is not None else SkipReport(unit="records")
+    report = report if report is not None else SkipReport()
+    report.unit = "records"
     raws = iter_raw_records(paths, start, stop)
 
     def handle(result):
-        unit, records, reason = result
+        (unit, records, reason), raw = result
         if records is None:
-            location = reason.split(": ", 2)[1] if reason.count(": ") >= 2 else str(unit)
+            location = record_location(raw)
             report.add(location, reason)
             if on_skip is not None:
                 on_skip(unit, location, reason)
@@ -219,7 +239,7 @@ def iter_jsonl(
 
     if workers <= 1:
         for raw in raws:
-            out = handle(label_record(raw, symprec))
+            out = handle((label_record(raw, symprec), raw))
             if out is not None:
                 yield out
         return
@@ -237,16 +257,11 @@ def iter_jsonl(
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     with context.Pool(workers) as pool:
         pending: deque = deque()
+        chunk_of: deque = deque()
         for chunk in chunks():
             pending.append(pool.apply_async(_label_chunk, ((chunk, symprec),)))
-            if len(pending) < 4 * workers:
-                continue
-            for result in pending.popleft().get():
-                out = handle(result)
-                if out is not None:
-                    yield out
+            chunk_of.append(chunk)
+            if len(pending) >= 4 * workers:
+                yield from _drain(pending, chunk_of, handle)
         while pending:
-            for result in pending.popleft().get():
-                out = handle(result)
-                if out is not None:
-                    yield out
+            yield from _drain(pending, chunk_of, handle)
