@@ -112,7 +112,7 @@ def run_quickstart(out: str | Path, config: QuickstartConfig, progress: bool = T
             elif stale.exists():
                 stale.unlink()
         build = build_dataset(simulate, data, progress=progress)
-    timings["simulate (pyxtal + patterns -> HDF5)"] = time.perf_counter() - t0
+    timings["simulate (structures + patterns -> HDF5)"] = time.perf_counter() - t0
 
     runs = []
     for train_config in (config.cnn, *config.forests):
