@@ -142,11 +142,10 @@ def train_cnn(config: TrainConfig, data_path: str | Path, out: Path) -> dict:
 
 def train_forest(config: TrainConfig, data_path: str | Path, out: Path) -> dict:
     """Fit the forest on the training split (all patterns or ``data.max_train``)."""
+    from xrdnet.data.datamodule import sample_weights
     from xrdnet.data.reader import PatternDataset
     from xrdnet.evaluate import evaluate
     from xrdnet.models.forest import ForestModel
-
-    from xrdnet.data.datamodule import sample_weights
 
     block = 4096  # patterns featurised at a time: the full pattern matrix never sits in memory
     with PatternDataset(data_path) as ds:

@@ -106,14 +106,17 @@ def test_weighted_epochs_follow_the_weights_and_change_per_epoch():
     weights = np.array([0.7, 0.1, 0.1, 0.1])
     sampler = BlockShuffleBatchSampler(rows, 1, 100, True, seed=0, weights=weights)
     counts = np.zeros(4)
-    first = None
+    epochs = []
     for epoch in range(50):
         sampler.set_epoch(epoch)
         drawn = [i for b in sampler for i in b]
         assert len(drawn) == 4
-        first = first or drawn
+        epochs.append(tuple(drawn))
         counts += np.bincount(drawn, minlength=4)
     assert counts[0] / counts.sum() == pytest.approx(0.7, abs=0.1)
+    assert len(set(epochs)) > 10  # a new draw every epoch
+    sampler.set_epoch(3)
+    assert tuple(i for b in sampler for i in b) == epochs[3]  # and the same draw for the same epoch
 
 
 def test_include_sources_filters_every_split(tiny_dataset):
