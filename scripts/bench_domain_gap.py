@@ -40,7 +40,7 @@ def peak_statistics(patterns: np.ndarray, grid: np.ndarray, wavelength_angstrom:
         peaks = find_peaks(np.asarray(pattern, np.float64), grid, config)
         counts.append(len(peaks))
         if len(peaks):
-            tt = peaks.two_theta_deg[int(np.argmax(peaks.intensity))]
+            tt = peaks.two_theta_deg[int(np.argmax(peaks.height))]
             d_strongest.append(wavelength_angstrom / (2 * np.sin(np.radians(tt / 2))))
     q = lambda v, p: float(np.percentile(v, p)) if len(v) else float("nan")  # noqa: E731
     return {"n": len(counts), "peaks_median": q(counts, 50), "peaks_p10": q(counts, 10), "peaks_p90": q(counts, 90),
