@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from xrdnet.data.reader import PatternDataset, source_name
-from xrdnet.data.splits import compound_key
+from xrdnet.data.splits import compound_space_group_key
 from xrdnet.structures.jsonl import iter_raw_records
 
 
@@ -57,7 +57,7 @@ def main() -> None:
             unit = int(ds._h5["structures/source_index"][row])
             if site_count[row] > args.max_sites:
                 continue
-            key = f"{compound_key(ds.formula[row])}|{int(ds.space_group[row])}"
+            key = compound_space_group_key(ds.formula[row], ds.space_group[row])
             if key in seen:
                 continue
             seen.add(key)

@@ -37,12 +37,12 @@ SAMPLE_WEIGHTS = ("none", "compound", "compound_sqrt_system", "compound_system")
 
 def sample_weights(kind: str, formula: list[str], space_group: np.ndarray, crystal_system: np.ndarray) -> np.ndarray:
     """``[N]`` float64 sampling probabilities (sum 1) of N patterns under weighting ``kind`` (``DataConfig``)."""
-    from xrdnet.data.splits import compound_key
+    from xrdnet.data.splits import compound_space_group_key
 
     n = len(formula)
     if kind == "none" or n == 0:
         return np.full(n, 1.0 / max(n, 1))
-    keys = [f"{compound_key(f)}|{g}" for f, g in zip(formula, space_group.tolist())]
+    keys = [compound_space_group_key(f, g) for f, g in zip(formula, space_group.tolist())]
     _, inverse, counts = np.unique(np.asarray(keys), return_inverse=True, return_counts=True)
     weight = 1.0 / counts[inverse]  # each (compound, space group) pair sums to 1
     if kind != "compound":

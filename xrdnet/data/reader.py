@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from xrdnet.data import hdf5 as h5io
 from xrdnet.data.records import StructureRecords
-from xrdnet.data.splits import SPLIT_KINDS, SPLIT_NAMES, assign_splits, compound_key
+from xrdnet.data.splits import SPLIT_KINDS, SPLIT_NAMES, assign_splits, compound_key, compound_space_group_key
 from xrdnet.symmetry import CRYSTAL_SYSTEMS, space_group_symbol
 
 
@@ -49,8 +50,6 @@ class PatternDataset:
             self.crystal_system = h5["structures/crystal_system"][()].astype(np.int64)
             self.split = h5["structures/split"][()]
             self.split_by_type = h5["structures/split_by_type"][()]
-            self.formula = h5io._strings(h5["structures/formula"])
-            self.source = h5io._strings(h5["structures/source"])
             self._split_by_compound: np.ndarray | None = None
             n_rows = h5["patterns"].shape[0]
             if n_rows != len(self.structure_index):
@@ -62,6 +61,16 @@ class PatternDataset:
             raise
 
     # ------------------------------------------------------------------ basics
+    @cached_property
+    def formula(self) -> list[str]:
+        """``S`` reduced formulas (read on first use: most readers never need them)."""
+        return h5io._strings(self._h5["structures/formula"])
+
+    @cached_property
+    def source(self) -> list[str]:
+        """``S`` source ids such as ``mp_structures:mp-1`` (read on first use)."""
+        return h5io._strings(self._h5["structures/source"])
+
     def __enter__(self) -> "PatternDataset":
         return self
 
@@ -208,9 +217,9 @@ def source_name(source: str) -> str:
 
 def _unique_per_system(formula: Sequence[str], space_group: np.ndarray, crystal_system: np.ndarray) -> dict:
     """Distinct (compound, space group) pairs per crystal system: the counts left after de-duplication."""
-    seen: dict[tuple[str, int], int] = {}
+    seen: dict[str, int] = {}
     for f, g, c in zip(formula, space_group.tolist(), crystal_system.tolist()):
-        seen[(compound_key(f), g)] = c
+        seen[compound_space_group_key(f, g)] = c
     counts = Counter(seen.values())
     return {CRYSTAL_SYSTEMS[i]: int(counts.get(i, 0)) for i in range(len(CRYSTAL_SYSTEMS))}
 

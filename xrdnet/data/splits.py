@@ -65,3 +65,8 @@ def compound_key(formula: str) -> str:
 
     parts = re.findall(r"([A-Z][a-z]?)([0-9.]*)", formula)
     return "".join(f"{el}{n}" for el, n in sorted(parts)) if parts else formula
+
+
+def compound_space_group_key(formula: str, space_group: int) -> str:
+    """De-duplication key: one compound in one space group (``"Cl1Na1|225"``-like), whatever its source."""
+    return f"{compound_key(formula)}|{int(space_group)}"

@@ -347,6 +347,8 @@ def sample_effects(
         sigma = params.intensity_sigma[:, None]
         z = rng.normal(seed, pattern_ids, 22, intensity.shape[1]).to(intensity.device)
         intensity = intensity * torch.exp(sigma * z - 0.5 * sigma * sigma)
+    if config.detection_limit[1] == 0 and config.impurity_peaks == 0:
+        return two_theta, intensity, live
     strongest = torch.where(live, intensity, 0.0).amax(dim=1, keepdim=True)  # [P, 1]
     if config.detection_limit[1] > 0:
         live = live & (intensity >= params.detection_limit[:, None] * strongest)
