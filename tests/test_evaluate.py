@@ -51,7 +51,7 @@ def test_keys_and_absent_class_is_none():
     m = evaluate(cs, sg, cs_p, sg_p)
     assert set(m) == {"n", "cs_accuracy", "cs_balanced_accuracy", "cs_macro_f1", "cs_per_class_accuracy",
                       "cs_per_class_n", "sg_accuracy", "sg_balanced_accuracy", "sg_macro_f1", "sg_top1",
-                      "sg_top3", "sg_top5", "consistency"}
+                      "sg_top3", "sg_top5", "consistency", "cs_ece", "sg_ece"}
     assert m["cs_per_class_accuracy"]["triclinic"] is None
     assert m["cs_per_class_n"]["triclinic"] == 0
     assert m["cs_per_class_accuracy"]["cubic"] == 1.0
@@ -199,7 +199,11 @@ def test_format_table_headline_columns():
     lines = text.splitlines()
     assert len(lines) == 2 + len(rows)
     assert lines[0] == ("| model | split | CS acc | CS bal. acc | SG acc | SG macro-F1 | SG top-3 | SG top-5 | "
-                        "real CS acc | real SG acc | real SG top-5 | patterns/s | size MB | train s |")
+                        "CS ECE | real CS acc | real SG acc | real SG top-5 | real CS ECE | patterns/s | size MB | "
+                        "train s |")
+    with_ece = format_table([{**rows[0], "cs_ece": 0.0412, "real_cs_ece": 0.061}]).splitlines()
+    assert "| CS ECE |" in with_ece[0] and "| real CS ECE |" in with_ece[0]
+    assert "| 0.041 |" in with_ece[2] and "| 0.061 |" in with_ece[2]
     assert lines[2].startswith("| cnn-small | structure | 100.0% | 100.0% | 100.0% | 100.0% | 100.0% | 100.0% |")
     assert "12,346" in lines[2] and "3.21" in lines[2]
     assert "| — |" in lines[3]  # forest has no real-data metrics and a NaN train time
@@ -221,3 +225,27 @@ def test_confusion_figures_are_png(tmp_path):
 
     with pytest.raises(ValueError):
         confusion_matrix_figure([0, 7], [0, 1], list(CRYSTAL_SYSTEMS), "bad", tmp_path / "bad.png")
+
+
+def test_ece_is_zero_when_confidence_matches_accuracy_and_large_when_overconfident():
+    # 10 patterns answered with probability 0.8, 8 of them right: perfectly calibrated
+    cs_true = np.array([0] * 8 + [1] * 2)
+    cs_p = np.zeros((10, 7))
+    cs_p[:, 0], cs_p[:, 1] = 0.8, 0.2
+    sg_true = np.where(cs_true == 0, 1, 3)
+    sg_p = np.zeros((10, 230))
+    sg_p[:, 0], sg_p[:, 2] = 0.8, 0.2
+    m = evaluate(cs_true, sg_true, cs_p, sg_p)
+    assert m["cs_ece"] == pytest.approx(0.0, abs=1e-12) and m["sg_ece"] == pytest.approx(0.0, abs=1e-12)
+    cs_p[:, 0], cs_p[:, 1] = 0.99, 0.01  # same answers, claimed at 99 %
+    assert evaluate(cs_true, sg_true, cs_p, sg_p)["cs_ece"] == pytest.approx(0.19)
+
+
+def test_reliability_figure_is_png(tmp_path):
+    from xrdnet.evaluate import reliability_figure
+
+    rng = np.random.default_rng(0)
+    cs_true = rng.integers(0, 7, 200)
+    proba = rng.dirichlet(np.ones(7), 200)
+    path = reliability_figure({"random": (cs_true, proba, None)}, tmp_path / "rel.png", "title")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

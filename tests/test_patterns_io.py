@@ -160,11 +160,16 @@ def test_wavelength_argument_and_loose_mentions(tmp_path):
     tt, y = _curve()
     body = _table(zip(tt, y))
     path = _write(tmp_path, "h.xy", "# Cu K-alpha, 40 kV\n" + body)
-    plain = read_pattern(path)
-    assert plain.wavelength_angstrom is None and plain.metadata["radiation_hint"] == "CuKa"
-    named = read_pattern(path, wavelength="MoKa")
+    plain = read_pattern(path)  # issue 14: an anode line by name is the file's statement (Kα1)
+    assert plain.wavelength_angstrom == pytest.approx(CU_KA1) and plain.wavelength_source == "file"
+    assert plain.metadata["radiation_hint"] == "CuKa"
+    bare = _write(tmp_path, "h2.xy", "# 40 kV, 40 mA\n" + body)
+    assert read_pattern(bare).wavelength_angstrom is None and read_pattern(bare).wavelength_source == "default"
+    named = read_pattern(bare, wavelength="MoKa")
     assert named.wavelength_angstrom == pytest.approx(MO_KA1) and named.wavelength_source == "argument"
-    assert read_pattern(path, wavelength=0.4).wavelength_angstrom == pytest.approx(0.4)
+    assert read_pattern(bare, wavelength=0.4).wavelength_angstrom == pytest.approx(0.4)
+    disagreeing = read_pattern(path, wavelength="MoKa")
+    assert disagreeing.wavelength_source == "file" and any("argument" in w for w in disagreeing.warnings)
     nm = read_pattern(_write(tmp_path, "i.xy", "# lambda = 0.070930 nm\n" + body))
     assert nm.wavelength_angstrom == pytest.approx(0.7093)
     named_in_file = read_pattern(_write(tmp_path, "j.xy", "# radiation: MoKa\n" + body))
@@ -197,11 +202,16 @@ BROKEN = {
     "one_column.txt": "\n".join(f"{v:.1f}" for v in Y),
     "ragged.xy": GOOD + "\n90.0",
     "beyond.xy": _table(zip(TT + 170.0, Y)),
-    "gsas.gsa": "quartz\nBANK 1 60 12 CONST 1000.0 10.0 0 0 STD\n" + "  ".join(f"{v:.0f}" for v in Y),
+    "gsas.gsa": "quartz\nBANK 1 60 12 TIME_MAP 1000.0 10.0 0 0 STD\n" + "  ".join(f"{v:.0f}" for v in Y),
     "structure.cif": "data_NaCl\n_cell_length_a 5.64\n_symmetry_space_group_name_H-M 'F m -3 m'\n",
     "other.xml": "<?xml version='1.0'?>\n<html><body>not a pattern</body></html>",
     "broken.xrdml": "<?xml version='1.0'?>\n<xrdMeasurements><xrdMeasurement><scan>",
     "binary.raw": bytes(range(256)) * 8,
+    # issue 14: absurd data is refused, not classified
+    "constant_1e308.xy": _table(((t, 1e308) for t in TT), "{:.3f} {:.6g}"),
+    "constant.xy": _table(((t, 7.0) for t in TT)),
+    "one_1e308.xy": _table(((t, 1e308 if i == 9 else v) for i, (t, v) in enumerate(zip(TT, Y))), "{:.3f} {:.6g}"),
+    "overflow.xy": _table(((t, 1e308 if i % 2 else -1e308) for i, t in enumerate(TT)), "{:.3f} {:.6g}"),
     "zipped.brml": b"PK\x03\x04" + bytes(200),
 }
 
@@ -227,7 +237,10 @@ def test_specific_messages(tmp_path):
     assert "NaN" in error("nan.xy") and "line 6" in error("nan.xy")
     assert "only 7 data points" in error("few.xy")
     assert "negative intensities" in error("negative.xy")
-    assert "unsupported format" in error("gsas.gsa") and "binary" in error("binary.raw")
+    assert "time-of-flight" in error("gsas.gsa") and "binary" in error("binary.raw")
+    assert "corrupt zip" in error("zipped.brml")
+    assert "no peaks, no dynamic range" in error("constant.xy")
+    assert "absurd intensity" in error("constant_1e308.xy") and "absurd intensity" in error("one_1e308.xy")
     with pytest.raises(PatternFileError, match="file not found"):
         read_pattern(tmp_path / "missing.xy")
 
@@ -294,8 +307,18 @@ def test_read_many_continues_past_bad_files(tmp_path):
 
 
 @pytest.mark.skipif(not (RRUFF / "rruff_0000.xy").is_file(), reason="shared RRUFF data not present")
+def test_rruff_files_get_their_wavelength_from_the_header():
+    files = sorted(RRUFF.glob("rruff_*.xy"))[::60]  # a spread of 8; the whole folder is checked by hand (454/454)
+    patterns, errors = read_many(files)
+    assert not errors and len(patterns) == len(files)
+    assert all(p.wavelength_source == "file" and p.wavelength_angstrom == pytest.approx(CU_KA1) for p in patterns)
+
+
+@pytest.mark.skipif(not (RRUFF / "rruff_0000.xy").is_file(), reason="shared RRUFF data not present")
 def test_real_rruff_file_reads():
     p = read_pattern(RRUFF / "rruff_0000.xy")
     assert len(p) == 8500 and p.format == "xy" and p.warnings == []
     assert p.two_theta_deg[0] == pytest.approx(5.0) and p.two_theta_deg[-1] == pytest.approx(89.99)
-    assert p.wavelength_angstrom is None and p.metadata["radiation_hint"] == "CuKa"
+    # "# 2theta_deg intensity (Cu K-alpha; ...)": the anode line is now the file's wavelength (issue 14)
+    assert p.wavelength_angstrom == pytest.approx(CU_KA1) and p.wavelength_source == "file"
+    assert p.x_unit == "2theta" and p.q_inv_angstrom is not None

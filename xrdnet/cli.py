@@ -29,9 +29,17 @@ def _quickstart(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     from xrdnet.config import load_stage_config, save_config
-    from xrdnet.data.build import SimulateConfig, build_dataset, with_overrides
+    from xrdnet.data.build import SimulateConfig, build_dataset, describe_simulator, rerender_config, with_overrides
 
     config = load_stage_config(args.config, SimulateConfig, "simulate") if args.config else SimulateConfig()
+    if args.structures_from is not None and not args.config:
+        # Re-render with the file's own simulator and profile ranges, not the clean defaults.
+        config = rerender_config(args.structures_from, config)
+        used = f"the simulator config stored in {args.structures_from} (pass --config to choose another)"
+    elif args.config:
+        used = f"the simulator config of {args.config}"
+    else:
+        used = "the default simulator config (clean profile; pass --config for augmentation)"
     source = None
     if args.cif_dir is not None:
         source = "cif"
@@ -52,6 +60,7 @@ def _simulate(args: argparse.Namespace) -> int:
         jsonl_files=tuple(args.structures_jsonl) if args.structures_jsonl else None,
         source=source,
     )
+    print(f"simulate: rendering with {used}: {describe_simulator(config)}")
     report = build_dataset(config, args.out, resume=args.resume, shard=args.shard, progress=not args.quiet)
     save_config(config, Path(args.out).with_suffix(".config.yaml"))
     gen = report.generation
@@ -60,7 +69,7 @@ def _simulate(args: argparse.Namespace) -> int:
     if config.source == "synthetic" and gen:
         print(f"pyxtal: {gen.get('units', 0)} indices, dropped attempts: {gen.get('dropped_mismatch', 0)} space-group "
               f"mismatch, {gen.get('dropped_timeout', 0)} timeout, {gen.get('dropped_error', 0)} error; "
-              f"{gen.get('exhausted', 0)} indices gave up")
+              f"{gen.get('exhausted', 0)} space-group draws given up and redrawn")
     if report.seconds:
         print("seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in report.seconds.items()))
     return 0
@@ -135,7 +144,7 @@ def _compare(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     import json
 
-    from xrdnet.predict import format_result, predict_files
+    from xrdnet.predict import format_header, format_result, predict_files
 
     wavelength = args.wavelength
     if wavelength is not None:
@@ -143,7 +152,11 @@ def _predict(args: argparse.Namespace) -> int:
             wavelength = float(wavelength)
         except ValueError:
             pass
-    results, errors = predict_files(args.files, args.checkpoint, wavelength, args.top_k, args.background, args.plot)
+    checkpoint = args.checkpoint if args.checkpoint and len(args.checkpoint) > 1 else (
+        args.checkpoint[0] if args.checkpoint else None)
+    results, errors = predict_files(args.files, checkpoint, wavelength, args.top_k, args.background, args.plot,
+                                    x_unit=args.x_unit, force=args.force, min_confidence=args.min_confidence,
+                                    prior=args.prior)
     if args.json:
         # one object per file in the order given; a file that failed carries its one-line "error"
         by_file = {r["file"]: r for r in results}
@@ -151,7 +164,9 @@ def _predict(args: argparse.Namespace) -> int:
         order = [str(Path(f)) for f in args.files]
         listed = [by_file.pop(f) for f in order if f in by_file]
         print(json.dumps(listed + list(by_file.values()), indent=2))
-    else:
+    elif results:
+        print(format_header(results[0]["model"]))
+        print()
         print("\n\n".join(format_result(r) for r in results))
     for path, message in errors:
         print(f"xrdnet predict: error: {message if str(path) in message else f'{path}: {message}'}", file=sys.stderr)
@@ -168,9 +183,9 @@ def _rules(args: argparse.Namespace) -> int:
     overrides = {"target": args.target, "max_depth": args.max_depth, "max_patterns": args.max_patterns,
                  "split_kind": args.split_kind, "seed": args.seed}
     config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
-    summary = make_rules(args.run, args.data, args.out, config)
+    summary = make_rules(args.run, args.data, args.out, config, real_dir=args.real)
     tree = summary["tree"]
-    print(f"best one-line rule: {summary['best_one_line_rule']['text']}")
+    print(f"headline rule: {summary['best_one_line_rule']['text']}")
     print(f"{summary['target']} tree, depth {tree['depth']}, {tree['leaves']} leaves: held-out fidelity "
           f"{tree['held_out']['fidelity']:.3f}, accuracy {tree['held_out']['accuracy']:.3f} "
           f"(n = {summary['n_held_out']}, fitted on {summary['n_fit']})")
@@ -235,12 +250,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="crystal system and space group of measured pattern files")
     p.add_argument("files", nargs="+", help=".xy/.xye/.dat/.txt/.csv/.xrdml files")
-    p.add_argument("--checkpoint", default=None, help="run folder or shipped checkpoint (default: checkpoints/)")
+    p.add_argument("--checkpoint", action="append", default=None,
+                   help="run folder (CNN or forest) or checkpoint (default: the shipped xrdnet-cnn-real); "
+                        "repeat it for an ensemble that averages the calibrated probabilities")
     p.add_argument("--wavelength", default=None, help="radiation name (CuKa, MoKa1, ...) or Å, when the file has none")
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--background", action="store_true", help="subtract a smooth background first")
     p.add_argument("--json", action="store_true", help="print one JSON list, one object per file (failed files as {file, error})")
     p.add_argument("--plot", default=None, help="PNG of the pattern, its peaks and the prediction")
+    p.add_argument("--x-unit", choices=["2theta", "q", "d"], default=None,
+                   help="what the first column is, for files whose header does not say (2θ °, Q 1/Å, d Å)")
+    p.add_argument("--force", action="store_true", help="answer even where a check refuses (the warnings stay)")
+    p.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
+                   help="below this crystal-system probability answer 'uncertain' with the candidates")
+    p.add_argument("--prior", default=None, metavar="FILE|minerals|uniform",
+                   help="re-weight for a sample population: p ∝ p_model · prior / training prior")
     p.set_defaults(func=_predict)
 
     p = sub.add_parser("rules", help="surrogate decision-tree rules fitted to a run's predictions, for papers")
@@ -250,7 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=None, help="YAML rules config (flags override it)")
     p.add_argument("--target", choices=["crystal_system", "space_group", "cubic"], default=None,
                    help="what the trees predict (default crystal_system: multi-class + one-vs-rest per system)")
-    p.add_argument("--max-depth", type=int, default=None, help="depth of the exported tree; sweep 1..D (default 6)")
+    p.add_argument("--max-depth", type=int, default=None, help="depth of the exported tree; sweep 1..D (default 4)")
+    p.add_argument("--real", default=None, metavar="FOLDER",
+                   help="measured patterns with labels.csv (e.g. RRUFF): every rule is checked on them, never fitted")
     p.add_argument("--max-patterns", type=int, default=None, help="cap per split (seeded subset, 0 = all; default 10000)")
     p.add_argument("--split-kind", choices=["structure", "structure_type", "compound"], default=None)
     p.add_argument("--seed", type=int, default=None)
@@ -275,7 +301,16 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", module="spglib")
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        # `xrdnet predict ... | head`: the reader went away; stop quietly, as Unix tools do
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, RuntimeError) as exc:
         print(f"xrdnet {args.command}: error: {exc}", file=sys.stderr)
         return 2

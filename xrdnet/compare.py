@@ -2,8 +2,11 @@
 
 For each run folder: load the model, predict the test split of the data set (split by structure or
 by structure type), time inference, and compute the shared metrics of ``xrdnet.evaluate``. Writes
-``comparison.md``, ``comparison.csv``, ``comparison.json`` and confusion matrices (crystal system
-and space group, PNG) per model.
+``comparison.md``, ``comparison.csv``, ``comparison.json``, confusion matrices (crystal system
+and space group, PNG) and a reliability diagram (``reliability_<run>.png``: crystal-system accuracy
+against confidence on the simulated test patterns and, with ``--real``, the measured ones) per model.
+A run's stored calibration (``calibration.json``) is applied first; ``cs_ece`` is then the calibrated
+expected calibration error, ``cs_ece_uncalibrated`` the raw one.
 """
 
 from __future__ import annotations
@@ -37,8 +40,15 @@ def compare_runs(
     read through the same readers and grid conversion as ``xrdnet predict`` (evaluation only).
     Returns the paths written and the rows of the table.
     """
+    from xrdnet.calibration import Calibration
     from xrdnet.data.reader import PatternDataset
-    from xrdnet.evaluate import confusion_matrix_figure, evaluate, space_group_confusion_figure, write_comparison
+    from xrdnet.evaluate import (
+        confusion_matrix_figure,
+        evaluate,
+        reliability_figure,
+        space_group_confusion_figure,
+        write_comparison,
+    )
     from xrdnet.models.runs import load_run
 
     out = Path(out)
@@ -72,8 +82,15 @@ def compare_runs(
         t0 = time.perf_counter()
         pred = run.predict(patterns, grid, lam)
         seconds = time.perf_counter() - t0
-        metrics = evaluate(cs_true, sg_true, pred.cs_proba, pred.sg_proba,
-                           crystal_system_pred=pred.cs_pred, space_group_pred=pred.sg_pred)
+        calibration = Calibration.load(run.path)
+        pred_cal = _calibrated(pred, calibration)
+        metrics = evaluate(cs_true, sg_true, pred_cal.cs_proba, pred_cal.sg_proba,
+                           crystal_system_pred=pred_cal.cs_pred, space_group_pred=pred_cal.sg_pred)
+        metrics["cs_ece_uncalibrated"] = evaluate(cs_true, sg_true, pred.cs_proba, pred.sg_proba,
+                                                  crystal_system_pred=pred.cs_pred,
+                                                  space_group_pred=pred.sg_pred)["cs_ece"]
+        metrics["calibrated"] = calibration is not None
+        curves = {f"simulated test ({data_name})": (cs_true, pred_cal.cs_proba, pred_cal.cs_pred)}
         label = f"{run.name} ({run.kind})"
         confusion_matrix_figure(cs_true, pred.cs_pred, list(CRYSTAL_SYSTEMS), f"{label}: crystal system",
                                 out / f"confusion_cs_{run.name}.png")
@@ -81,13 +98,17 @@ def compare_runs(
                                      f"{label}: space group")
         real_metrics = {}
         if real is not None:
-            real_pred = run.predict(real["patterns"], grid, lam)
+            real_pred = _calibrated(run.predict(real["patterns"], grid, lam), calibration)
             m = evaluate(real["crystal_system"], real["space_group"], real_pred.cs_proba, real_pred.sg_proba,
                          crystal_system_pred=real_pred.cs_pred, space_group_pred=real_pred.sg_pred)
             real_metrics = {"real_cs_accuracy": m["cs_accuracy"], "real_sg_accuracy": m["sg_accuracy"],
                             "real_sg_top5": m["sg_top5"], "real_n": m["n"],
                             "real_cs_balanced_accuracy": m["cs_balanced_accuracy"],
-                            "real_cs_per_class_accuracy": m["cs_per_class_accuracy"]}
+                            "real_cs_per_class_accuracy": m["cs_per_class_accuracy"],
+                            "real_cs_ece": m["cs_ece"], "real_sg_ece": m["sg_ece"]}
+            curves[f"real ({Path(real_dir).name})"] = (real["crystal_system"], real_pred.cs_proba, real_pred.cs_pred)
+        reliability_figure(curves, out / f"reliability_{run.name}.png",
+                           f"{label}: crystal system" + (", calibrated" if calibration is not None else ""))
         rows.append({
             "model": run.name,
             "kind": run.kind,
@@ -110,6 +131,20 @@ def compare_runs(
                     f"{100 / np.count_nonzero(counts):.1f}% balanced accuracy.\n\n" + extra_md)
     paths = write_comparison(rows, out, header, extra_md)
     return {"paths": paths, "rows": rows, "n_test": int(len(test))}
+
+
+def _calibrated(pred, calibration):
+    """``pred`` with the run's stored calibration applied (temperature scaling keeps every answer)."""
+    if calibration is None:
+        return pred
+    from xrdnet.calibration import decode
+    from xrdnet.models.runs import Prediction
+
+    cs, sg = calibration.apply(pred.cs_proba, pred.sg_proba)
+    if pred.cs_pred is not None and np.array_equal(np.asarray(pred.cs_pred), cs.argmax(axis=1)):
+        return Prediction(cs, sg, pred.cs_pred, pred.sg_pred)
+    cs_pred, sg_pred, _ = decode(cs, sg)
+    return Prediction(cs, sg, cs_pred, sg_pred)
 
 
 def load_labelled_patterns(folder: str | Path, grid: np.ndarray, wavelength_angstrom: float,

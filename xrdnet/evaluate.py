@@ -32,6 +32,7 @@ __all__ = [
     "space_group_confusion_figure",
     "write_comparison",
     "format_table",
+    "reliability_figure",
 ]
 
 TOP_K = (1, 3, 5)
@@ -126,6 +127,8 @@ def evaluate(
     hierarchically, so its space group need not be the global argmax); accuracy, balanced accuracy,
     macro-F1, per-class accuracy and consistency use the predictions, while ``sg_top1/3/5`` always
     rank the probability matrix, so ``sg_top1`` can differ from ``sg_accuracy`` for such a model.
+    ``cs_ece`` / ``sg_ece`` are the expected calibration errors of the predictions' probabilities
+    (rows renormalised to sum 1; 15 equal-width bins, :func:`xrdnet.calibration.expected_calibration_error`).
     Balanced accuracy is the mean recall over classes present in the truth (sklearn). Macro-F1 is
     averaged over classes present in the truth *or* the predictions: a class the model predicts but
     never sees scores F1 = 0 and pulls the mean down, so spraying predictions over rare groups is
@@ -172,6 +175,13 @@ def evaluate(
     for k in TOP_K:
         result[f"sg_top{k}"] = top_k_accuracy(sg_true - 1, sg_proba, k)
     result["consistency"] = float(np.mean(table[sg_pred] == cs_pred))
+    # calibration of the answer's probability (15 equal-width bins; see xrdnet.calibration)
+    from xrdnet.calibration import expected_calibration_error
+
+    cs_norm = cs_proba / np.maximum(cs_proba.sum(axis=1, keepdims=True), 1e-300)
+    sg_norm = sg_proba / np.maximum(sg_proba.sum(axis=1, keepdims=True), 1e-300)
+    result["cs_ece"] = expected_calibration_error(cs_norm, cs_true, predicted=cs_pred)
+    result["sg_ece"] = expected_calibration_error(sg_norm, sg_true - 1, predicted=sg_pred - 1)
     return result
 
 
@@ -306,6 +316,25 @@ def space_group_confusion_figure(sg_true: Any, sg_pred: Any, path: str | Path, t
     return _save(fig, path)
 
 
+def reliability_figure(curves: dict[str, tuple[Any, Any, Any]], path: str | Path, title: str = "") -> Path:
+    """Reliability diagram (PNG) of crystal-system answers: ``curves`` maps a label to
+    ``(crystal_system_true [P], crystal_system_proba [P, 7], crystal_system_pred [P] or None)``.
+
+    Each curve is accuracy against the answer's probability in 15 bins, with its ECE in the legend.
+    """
+    from xrdnet.calibration import reliability_diagram
+
+    drawn = {}
+    for label, (y_true, proba, y_pred) in curves.items():
+        y_true = _labels(y_true, "crystal_system_true", 0, N_CRYSTAL_SYSTEMS - 1)
+        proba = _proba(proba, "crystal_system_proba", len(y_true), N_CRYSTAL_SYSTEMS)
+        proba = proba / np.maximum(proba.sum(axis=1, keepdims=True), 1e-300)
+        pred = proba.argmax(axis=1) if y_pred is None else _labels(y_pred, "crystal_system_pred", 0,
+                                                                      N_CRYSTAL_SYSTEMS - 1, len(y_true))
+        drawn[label] = (proba[np.arange(len(pred)), pred], pred == y_true)
+    return reliability_diagram(drawn, path, title)
+
+
 # ----------------------------------------------------------------------------------------------
 # comparison tables
 
@@ -366,23 +395,33 @@ def _markdown(header: Sequence[str], body: Sequence[Sequence[str]], right_from: 
 def format_table(rows: Sequence[dict]) -> str:
     """The Markdown headline table alone: one line per model (rows as for :func:`write_comparison`).
 
-    Columns: model, split, CS acc, CS bal. acc, SG acc, SG macro-F1, SG top-3, SG top-5, then real
-    CS acc, real SG acc and real SG top-5 only when some row carries real-data metrics, then
+    Columns: model, split, CS acc, CS bal. acc, SG acc, SG macro-F1, SG top-3, SG top-5, CS ECE (when
+    rows carry ``cs_ece``), then real CS acc, real SG acc, real SG top-5 (and real CS ECE) only when
+    some row carries real-data metrics, then
     patterns/s, size MB and train s. Fractions print as percentages with one decimal; a missing or
     NaN value prints as a dash.
     """
     with_real = any(_number(row.get(key)) is not None for row in rows for key in _REAL_KEYS)
+    with_ece = any(_number(row.get("cs_ece")) is not None for row in rows)
     header = ["model", "split", "CS acc", "CS bal. acc", "SG acc", "SG macro-F1", "SG top-3", "SG top-5"]
+    if with_ece:
+        header += ["CS ECE"]
     if with_real:
         header += ["real CS acc", "real SG acc", "real SG top-5"]
+        if with_ece:
+            header += ["real CS ECE"]
     header += ["patterns/s", "size MB", "train s"]
     body = []
     for row in rows:
         line = [str(row.get("model", "?")), str(row.get("split", _DASH))]
         line += [_pct(row.get(k)) for k in ("cs_accuracy", "cs_balanced_accuracy", "sg_accuracy",
                                             "sg_macro_f1", "sg_top3", "sg_top5")]
+        if with_ece:
+            line += [_fixed(row.get("cs_ece"), 3)]
         if with_real:
             line += [_pct(row.get(k)) for k in _REAL_KEYS]
+            if with_ece:
+                line += [_fixed(row.get("real_cs_ece"), 3)]
         line += [_fixed(row.get("inference_patterns_per_s"), 0), _fixed(row.get("model_size_mb"), 2),
                  _fixed(row.get("train_seconds"), 1)]
         body.append(line)

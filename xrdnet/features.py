@@ -325,6 +325,60 @@ FEATURE_UNITS: tuple[str, ...] = ("count", "deg", "Å", "1/Å", "1")
 STRONG_PEAK_FRACTION = 0.1
 """A peak at least this fraction of the strongest one counts as "strong" (``n_strong_peaks``)."""
 
+INDEXING_PEAK_FRACTION = 0.08
+"""Peaks weaker than this fraction of the strongest are left out of ``cubic_index_fraction``: the
+weak ones are where noise, Kα2 shoulders and impurity lines live, and one stray line among the
+first ten costs a cubic pattern a tenth of its score."""
+
+CUBIC_INDEX_TOLERANCE = 0.01
+"""Relative tolerance on Q² when a peak is tested against a cubic line N·Q₁²/N₁. 1 % in Q² is
+0.5 % in Q, about what a 0.1° zero shift does at 2θ ≈ 20–40° (ΔQ/Q = Δθ / tan θ): measured
+patterns are never perfectly calibrated."""
+
+CUBIC_INDEX_MAX_DEVIATION = 0.25
+"""...but never more than this in N = h² + k² + l² itself: at N ≈ 50 a 1 % window would span a
+whole integer and index anything. With both limits, a share ≥ 0.9 picks 67 % of cubic patterns and
+7 % of the others on the simulated real-structure set (held-out compounds, ``configs/real.yaml``)."""
+
+CUBIC_FIRST_LINES: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8)
+"""Candidate h² + k² + l² of the first strong line: P (100) = 1, (110) = 2, I (110) = 2, F (111) = 3,
+and the higher values a systematically weak or absent low-angle line can leave first."""
+
+# Every h² + k² + l² up to 200 (7, 15, 23, 28, ... are not sums of three squares).
+_CUBIC_N = np.array(sorted({h * h + k * k + l * l for h in range(15) for k in range(15) for l in range(15)}
+                           - {0}), dtype=np.float64)
+_CUBIC_N = _CUBIC_N[_CUBIC_N <= 200]
+
+Q_WINDOWS_INV_ANGSTROM: tuple[tuple[float, float], ...] = ((1.0, 2.0), (2.0, 3.0), (3.0, 4.0))
+"""Q windows (1/Å) of the per-window peak counts: the count of lines in a fixed Q range grows with
+the cell volume and falls with the symmetry, whatever the wavelength."""
+
+
+def cubic_index_fraction(q_inv_angstrom: np.ndarray, tolerance: float = CUBIC_INDEX_TOLERANCE,
+                         max_deviation: float = CUBIC_INDEX_MAX_DEVIATION) -> np.ndarray:
+    """``[P]`` share of the peaks in ``q_inv_angstrom [P, n]`` (ascending, NaN-padded) on one cubic lattice.
+
+    For a cubic cell 1/d² = N / a² with N = h² + k² + l², so (Q_i / Q_1)² = N_i / N_1: for every
+    candidate N_1 in ``CUBIC_FIRST_LINES`` a peak counts when N_1 (Q_i/Q_1)² is within ``tolerance``
+    (relative) and ``max_deviation`` (absolute) of a sum of three squares; the best N_1 wins. NaN for fewer than 3 peaks. A
+    non-cubic pattern scores high only by coincidence, which is why it is a share and not a yes/no.
+    """
+    q = np.asarray(q_inv_angstrom, dtype=np.float64)
+    if q.ndim != 2:
+        raise ValueError(f"q_inv_angstrom must be [P, n], got shape {q.shape}")
+    ratio2 = (q / q[:, :1]) ** 2  # [P, n]
+    present = ~np.isnan(ratio2)
+    count = present.sum(axis=1)
+    best = np.zeros(len(q))
+    for n1 in CUBIC_FIRST_LINES:
+        n = ratio2 * n1  # [P, n]
+        with np.errstate(invalid="ignore"):
+            window = np.minimum(tolerance * n, max_deviation)[..., None]  # [P, n, 1]
+            hit = (np.abs(n[..., None] - _CUBIC_N) <= window).any(axis=-1) & present
+        best = np.maximum(best, hit.sum(axis=1) / np.maximum(count, 1))
+    best[count < 3] = np.nan
+    return best
+
 
 @dataclass(frozen=True)
 class FeatureSpec:
@@ -369,8 +423,11 @@ def interpretable_feature_specs(n_peaks: int = 10) -> list[FeatureSpec]:
     i = 2..n_peaks: Q_i/Q_1 and (Q_i/Q_1)²; then the number of peaks, the number of strong peaks
     (≥ ``STRONG_PEAK_FRACTION`` of the strongest), the 2θ and d of the strongest peak, the
     relative intensities I₂/I₁ and I₃/I₁ of the 2nd and 3rd strongest peaks, mean and standard
-    deviation of the relative intensity of the ``n_peaks`` strongest peaks, and the angular span
-    2θ_last − 2θ_first of all peaks.
+    deviation of the relative intensity of the ``n_peaks`` strongest peaks, the angular span
+    2θ_last − 2θ_first of all peaks; then indexing-style quantities a shallow tree can use: the
+    share of the first strong peaks on one cubic lattice (``cubic_index_fraction``), the number of
+    peaks up to 2 Q₁ and 3 Q₁ (a peak count normalised by the cell size), and the number of peaks in
+    each Q window of ``Q_WINDOWS_INV_ANGSTROM``.
     """
     suzuki_feature_names(n_peaks)  # validates n_peaks
     n = int(n_peaks)
@@ -408,7 +465,17 @@ def interpretable_feature_specs(n_peaks: int = 10) -> list[FeatureSpec]:
                     f"std I (top {n})", rf"$\sigma_I$ (top {n})", 1),
         FeatureSpec("span_two_theta_deg", "deg", "2θ of the last peak minus 2θ of the first", "2θ span",
                     r"$2\theta$ span", 1),
+        FeatureSpec("cubic_index_fraction", "1",
+                    f"share of the first {n} peaks ≥ {INDEXING_PEAK_FRACTION:.0%} of the strongest that index on "
+                    "one cubic lattice", "cubic-indexed share", "cubic-indexed share", 3),
+        FeatureSpec("n_peaks_below_2q1", "count", "number of peaks with Q ≤ 2 Q₁ (a count per cell size)",
+                    "peaks with Q ≤ 2Q₁", r"peaks with $Q \leq 2Q_1$", 1),
+        FeatureSpec("n_peaks_below_3q1", "count", "number of peaks with Q ≤ 3 Q₁ (a count per cell size)",
+                    "peaks with Q ≤ 3Q₁", r"peaks with $Q \leq 3Q_1$", 1),
     ]
+    for lo, hi in Q_WINDOWS_INV_ANGSTROM:
+        specs.append(FeatureSpec(f"n_peaks_q{lo:g}_{hi:g}", "count", f"number of peaks with {lo:g} ≤ Q < {hi:g} 1/Å",
+                                 f"peaks in Q {lo:g}–{hi:g} 1/Å", rf"peaks in $Q$ {lo:g}--{hi:g}\,\AA$^{{-1}}$", 0))
     return specs
 
 
@@ -431,8 +498,12 @@ def interpretable_features(patterns: np.ndarray, two_theta_deg: np.ndarray, wave
     X = np.full((len(peaks), len(specs)), np.nan, dtype=np.float64)
     column = {s.name: j for j, s in enumerate(specs)}
     first = np.full((len(peaks), n), np.nan)
+    strong_first = np.full((len(peaks), n), np.nan)  # first n peaks >= INDEXING_PEAK_FRACTION
     for row, p in enumerate(peaks):
         first[row, : min(n, len(p))] = p.two_theta_deg[:n]
+        q_all = q_inv_angstrom_from_two_theta(p.two_theta_deg, lam)
+        for lo, hi in Q_WINDOWS_INV_ANGSTROM:
+            X[row, column[f"n_peaks_q{lo:g}_{hi:g}"]] = np.sum((q_all >= lo) & (q_all < hi))
         X[row, column["n_peaks"]] = len(p)
         X[row, column["n_strong_peaks"]] = int(np.sum(p.height >= STRONG_PEAK_FRACTION * p.height.max())) if len(p) else 0
         if len(p) == 0:
@@ -443,11 +514,16 @@ def interpretable_features(patterns: np.ndarray, two_theta_deg: np.ndarray, wave
         X[row, column["mean_intensity_strongest"]] = top.mean()
         X[row, column["std_intensity_strongest"]] = top.std()
         X[row, column["span_two_theta_deg"]] = p.two_theta_deg[-1] - p.two_theta_deg[0]
+        X[row, column["n_peaks_below_2q1"]] = np.sum(q_all <= 2.0 * q_all[0])
+        X[row, column["n_peaks_below_3q1"]] = np.sum(q_all <= 3.0 * q_all[0])
+        strong = p.two_theta_deg[p.height >= INDEXING_PEAK_FRACTION * p.height.max()][:n]
+        strong_first[row, : len(strong)] = strong
         if len(p) >= 2:
             X[row, column["intensity2_over_intensity1"]] = top[1]
         if len(p) >= 3:
             X[row, column["intensity3_over_intensity1"]] = top[2]
     X[:, column["d_strongest_angstrom"]] = d_angstrom_from_two_theta(X[:, column["two_theta_strongest_deg"]], lam)
+    X[:, column["cubic_index_fraction"]] = cubic_index_fraction(q_inv_angstrom_from_two_theta(strong_first, lam))
     q = q_inv_angstrom_from_two_theta(first, lam)  # NaN stays NaN
     for i in range(1, n + 1):
         X[:, column[f"two_theta{i}_deg"]] = first[:, i - 1]

@@ -1,164 +1,217 @@
-"""``xrdnet predict``: the crystal system and space group of measured pattern files, with a reason.
+"""``xrdnet predict`` on files: read them, hand them to :class:`xrdnet.api.Predictor`, format the answers.
 
-Every file goes the same way: read it (``patterns_io``: format by content, wavelength from the file
-or ``--wavelength``), bring it onto the model's grid through Q (another anode or a synchrotron
-wavelength is converted; uncovered regions are zero and reported), normalise as in training, and
-run all files through the model in one batch. Each result carries the top-k crystal systems and
-space groups with probabilities, the peaks found by the shared peak finder, and the decision path
-of the surrogate rule shipped with the checkpoint (when there is one). A file that cannot be read
-gets a one-line error and the others are still predicted.
+Every file goes the same way: read it (``patterns_io``: format by content, wavelength and x axis from
+the file or the arguments), then :meth:`Predictor.predict_patterns` checks each pattern (x axis,
+wavelength, coverage, peaks, thin film, mixture), brings it onto the model's grid, runs all files
+through the model(s) in one batch and returns typed results (see :mod:`xrdnet.api`). A file that
+cannot be read gets a one-line error and the others are still predicted.
+
+This module is also callable: ``import xrdnet; xrdnet.predict(two_theta_deg, intensity, wavelength=...)``
+is :func:`xrdnet.api.predict` (arrays in, a ``PredictionResult`` out).
 """
 
 from __future__ import annotations
 
-import json
-import os
+import inspect
+import sys
+import types
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from xrdnet.symmetry import CRYSTAL_SYSTEMS, space_group_symbol
+from xrdnet.api import Predictor, PredictionResult, default_checkpoint  # noqa: F401 - re-exported
+from xrdnet.api import predict as predict_arrays
 
-CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
+CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 DEFAULT_CHECKPOINT = "xrdnet-cnn-real"
 
 
-def default_checkpoint() -> Path:
-    """The shipped checkpoint folder (``$XRDNET_CHECKPOINT`` overrides it)."""
-    return Path(os.environ.get("XRDNET_CHECKPOINT", CHECKPOINT_DIR / DEFAULT_CHECKPOINT))
+def read_files(files: Sequence[str | Path], wavelength: str | float | None = None, x_unit: str | None = None):
+    """``(patterns, errors)``: every readable file as a ``MeasuredPattern``; ``(path, one-line message)`` for the rest."""
+    from xrdnet.patterns_io import PatternFileError, read_pattern
+    from xrdnet.simulate.wavelengths import Radiation, resolve_radiation
+
+    radiation = None if wavelength is None else (
+        wavelength if isinstance(wavelength, Radiation) else resolve_radiation(wavelength))
+    takes_unit = "x_unit" in inspect.signature(read_pattern).parameters
+    patterns, errors = [], []
+    for path in files:
+        try:
+            if takes_unit:
+                patterns.append(read_pattern(path, radiation, x_unit=x_unit))
+            else:
+                patterns.append(read_pattern(path, radiation))
+        except PatternFileError as exc:
+            errors.append((str(path), str(exc)))
+        except Exception as exc:  # noqa: BLE001 - one broken file must not stop the others
+            errors.append((str(path), str(PatternFileError(path, f"unexpected {type(exc).__name__}: {exc}"))))
+    return patterns, errors
 
 
-def _load_rule_tree(checkpoint: Path) -> dict | None:
-    """The surrogate tree shipped with the checkpoint (``rules/tree.json``), or None."""
-    tree_file = checkpoint / "rules" / "tree.json"
-    return json.loads(tree_file.read_text()) if tree_file.is_file() else None
+def predict_file_results(
+    files: Sequence[str | Path],
+    checkpoint: str | Path | Sequence[str | Path] | None = None,
+    wavelength: str | float | None = None,
+    top_k: int = 5,
+    subtract_background: bool = False,
+    x_unit: str | None = None,
+    force: bool = False,
+    min_confidence: float = 0.0,
+    prior: str | None = None,
+    predictor: Predictor | None = None,
+) -> tuple[list[PredictionResult], list[tuple[str, str]], Predictor]:
+    """Typed results for every readable file: ``(results, errors, predictor)``."""
+    predictor = predictor or Predictor(checkpoint, prior=prior, top_k=top_k, min_confidence=min_confidence)
+    patterns, errors = read_files(files, wavelength, x_unit)
+    results: list[PredictionResult] = []
+    ok = []
+    for pattern in patterns:
+        try:
+            ok.append(Predictor._pattern_request(pattern, x_unit))
+        except ValueError as exc:
+            errors.append((str(pattern.path), str(exc)))
+    if ok:
+        results = predictor.predict_many(ok, force=force, subtract_background=subtract_background)
+    return results, errors, predictor
 
 
 def predict_files(
     files: Sequence[str | Path],
-    checkpoint: str | Path | None = None,
+    checkpoint: str | Path | Sequence[str | Path] | None = None,
     wavelength: str | float | None = None,
     top_k: int = 5,
     subtract_background: bool = False,
     plot: str | Path | None = None,
+    x_unit: str | None = None,
+    force: bool = False,
+    min_confidence: float = 0.0,
+    prior: str | None = None,
 ) -> tuple[list[dict], list[tuple[str, str]]]:
-    """Predict every readable file; returns ``(results, errors)`` (see the module docstring).
+    """Predict every readable file; returns ``(results, errors)`` with JSON-able result dicts.
 
-    Each result is a JSON-able dict: ``file``, ``crystal_system`` {name, index, probability},
-    ``space_group`` {number, symbol, probability}, ``top_k`` {crystal_system, space_group},
-    ``rule``, ``peaks_two_theta_deg``, ``coverage``, ``warnings``.
+    Each result is :meth:`PredictionResult.to_dict`: ``file``, ``status`` (answered / uncertain /
+    refused), ``crystal_system`` {name, index, probability}, ``space_group`` {number, symbol,
+    probability}, ``top_k`` {crystal_system, space_group}, ``rule``, ``peaks_two_theta_deg``,
+    ``coverage``, ``wavelength_angstrom``, ``warnings`` [{code, message}], ``model``.
     """
-    from xrdnet.features import PeakFinderConfig, find_peaks
-    from xrdnet.models.runs import load_run
-    from xrdnet.patterns_io import read_many, to_model_grid
-
-    checkpoint = Path(checkpoint) if checkpoint is not None else default_checkpoint()
-    if not (checkpoint / "run.json").is_file():
-        raise FileNotFoundError(f"checkpoint {checkpoint} not found (no run.json); pass --checkpoint runs/<name>")
-    if top_k < 1:
-        raise ValueError(f"--top-k must be >= 1, got {top_k}")
-    run = load_run(checkpoint)
-    grid = run.two_theta_deg
-    if grid is None:
-        raise ValueError(f"{checkpoint}: predict needs a CNN checkpoint (this run is a {run.kind})")
-    attrs = run.model.hparams.get("data_attrs") or {}
-    lam = float(run.model.hparams.get("wavelength_angstrom") or attrs.get("kalpha1_angstrom") or 1.5406)
-
-    tree = _load_rule_tree(checkpoint)
-    if tree is not None:
-        from xrdnet.explain.rule_export import describe_path
-    patterns, errors = read_many(files, wavelength)
-    rows, infos = [], []
-    for pattern in patterns:
-        warnings = list(pattern.warnings)
-        if pattern.wavelength_angstrom is None:
-            warnings.append(f"no wavelength in the file or --wavelength: assuming the model's ({lam:.5f} Å)")
-            pattern.wavelength_angstrom = lam
-        try:
-            row, info = to_model_grid(pattern, grid, lam, subtract_background=subtract_background)
-        except ValueError as exc:
-            errors.append((str(pattern.path), str(exc)))
-            continue
-        if info.get("warning"):
-            warnings.append(info["warning"])
-        rows.append(row)
-        infos.append((pattern, info, warnings))
-    results: list[dict] = []
-    if rows:
-        batch = np.stack(rows).astype(np.float32)
-        pred = run.predict(batch, grid, lam)
-        for i, (pattern, info, warnings) in enumerate(infos):
-            cs_p, sg_p = pred.cs_proba[i], pred.sg_proba[i]
-            cs, sg = int(pred.cs_pred[i]), int(pred.sg_pred[i])
-            peaks = find_peaks(batch[i], grid, PeakFinderConfig())
-            cs_order = np.argsort(-cs_p)[:top_k]
-            sg_order = np.argsort(-sg_p)[:top_k]
-            results.append({
-                "file": str(pattern.path),
-                "crystal_system": {"name": CRYSTAL_SYSTEMS[cs], "index": cs, "probability": float(cs_p[cs])},
-                "space_group": {"number": sg, "symbol": space_group_symbol(sg), "probability": float(sg_p[sg - 1])},
-                "top_k": {
-                    "crystal_system": [{"name": CRYSTAL_SYSTEMS[j], "index": int(j), "probability": float(cs_p[j])}
-                                       for j in cs_order],
-                    "space_group": [{"number": int(j) + 1, "symbol": space_group_symbol(int(j) + 1),
-                                     "probability": float(sg_p[j])} for j in sg_order],
-                },
-                "rule": describe_path(tree, batch[i], grid, lam) if tree is not None else None,
-                "peaks_two_theta_deg": [round(float(t), 3) for t in peaks.two_theta_deg],
-                "coverage": float(info.get("coverage", 1.0)),
-                "wavelength_angstrom": float(pattern.wavelength_angstrom),
-                "warnings": warnings,
-            })
-            if plot is not None:
-                _plot(results[-1], grid, batch[i], peaks, plot, len(infos) > 1)
-    return results, errors
+    results, errors, predictor = predict_file_results(files, checkpoint, wavelength, top_k, subtract_background,
+                                                      x_unit, force, min_confidence, prior)
+    if plot is not None:
+        for r in results:
+            _plot(r, predictor, plot, len(results) > 1, subtract_background)
+    return [r.to_dict() for r in results], errors
 
 
-def _plot(result: dict, grid: np.ndarray, pattern: np.ndarray, peaks, plot: str | Path, many: bool) -> Path:
-    """The pattern on the model grid, its peaks, and the prediction in the title."""
+def _plot(result: PredictionResult, predictor: Predictor, plot: str | Path, many: bool,
+          subtract_background: bool) -> Path | None:
+    """The pattern on the model grid, its peaks, and the answer in the title."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from xrdnet.patterns_io import read_pattern
+
     path = Path(plot)
     if many:
-        path = path.with_name(f"{path.stem}_{Path(result['file']).stem}{path.suffix or '.png'}")
+        path = path.with_name(f"{path.stem}_{Path(str(result.source)).stem}{path.suffix or '.png'}")
+    try:
+        pattern = read_pattern(result.source, result.wavelength_angstrom)
+        two_theta = pattern.two_theta_deg
+        if two_theta is None:
+            return None
+        from xrdnet.api import check_pattern
+
+        prep = check_pattern(two_theta, pattern.intensity, predictor.grid, predictor.wavelength_angstrom,
+                             wavelength_angstrom=result.wavelength_angstrom, subtract_background=subtract_background)
+    except Exception:  # noqa: BLE001 - a plot must not break the answer
+        return None
+    if prep.row is None:
+        return None
+    grid = predictor.grid
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(10, 3.6))
-    ax.plot(grid, pattern, lw=0.7, color="0.2")
-    ax.vlines(peaks.two_theta_deg, 0, peaks.height, color="tab:red", lw=0.8, alpha=0.7, label="peaks found")
-    cs, sg = result["crystal_system"], result["space_group"]
-    ax.set_title(f"{Path(result['file']).name}: {cs['name']} ({cs['probability']:.2f}), "
-                 f"{sg['symbol']} (#{sg['number']}, {sg['probability']:.2f})", fontsize=10)
+    ax.plot(grid, prep.row, lw=0.7, color="0.2")
+    peaks = np.asarray(result.peaks_two_theta_deg)
+    if len(peaks):
+        ax.vlines(peaks, 0, np.interp(peaks, grid, prep.row), color="tab:red", lw=0.8, alpha=0.7, label="peaks found")
+        ax.legend(loc="upper right", fontsize=8)
+    ax.set_title(f"{Path(str(result.source)).name}: {_answer_text(result)}", fontsize=10)
     ax.set_xlabel("2θ (°) on the model's grid")
     ax.set_ylabel("intensity (max = 1)")
     ax.set_xlim(grid[0], grid[-1])
-    ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
     return path
 
 
+def _answer_text(result: PredictionResult) -> str:
+    if result.status == "refused":
+        return f"refused: {result.refusal_reason}"
+    if result.status == "uncertain":
+        return "uncertain"
+    cs, sg = result.crystal_system, result.space_group
+    return f"{cs.name} ({cs.probability:.2f}), {sg.name} (#{sg.index}, {sg.probability:.2f})"
+
+
+def format_header(model: dict) -> str:
+    """The first line of the text output: the model, its measured real-pattern accuracy, the constant baseline."""
+    name = model.get("name", "?")
+    acc, base = model.get("real_cs_accuracy"), model.get("real_baseline_cs_accuracy")
+    if acc is None:
+        line = f"model {name}: no measured accuracy on real patterns on record"
+    else:
+        n = model.get("real_n")
+        line = (f"model {name}: {100 * acc:.1f} % crystal-system accuracy on {n} measured "
+                f"{model.get('real_set') or 'real'} patterns")
+        if base is not None:
+            line += f", where always answering the commonest system scores {100 * base:.1f} %"
+    if not model.get("calibrated", True):
+        line += " (probabilities not calibrated)"
+    return line
+
+
 def format_result(result: dict) -> str:
-    """Human-readable lines for one file."""
-    cs, sg = result["crystal_system"], result["space_group"]
-    lines = [
-        f"{result['file']}",
-        f"  crystal system: {cs['name']} ({cs['probability']:.1%})   space group: {sg['symbol']} "
-        f"(#{sg['number']}, {sg['probability']:.1%})",
-        "  top crystal systems: " + ", ".join(f"{c['name']} {c['probability']:.1%}"
-                                             for c in result["top_k"]["crystal_system"]),
-        "  top space groups:    " + ", ".join(f"{g['symbol']} (#{g['number']}) {g['probability']:.1%}"
-                                             for g in result["top_k"]["space_group"]),
-    ]
+    """Human-readable lines for one file (a :meth:`PredictionResult.to_dict`)."""
+    lines = [f"{result['file']}"]
+    status = result.get("status", "answered")
+    cs, sg = result.get("crystal_system"), result.get("space_group")
+    top = result.get("top_k") or {}
+    if status == "refused" and not result.get("forced"):
+        lines.append(f"  crystal system: no answer: {result.get('refusal_reason')} (--force answers anyway)")
+    elif status == "uncertain":
+        lines.append("  crystal system: uncertain (below --min-confidence); candidates below")
+    elif cs is not None:
+        overall = result.get("space_group_is_overall_top", True)
+        sg_note = "" if overall else ", best within the predicted system"
+        forced = "  [forced]" if result.get("forced") else ""
+        lines.append(f"  crystal system: {cs['name']} ({cs['probability']:.1%})   space group: {sg['symbol']} "
+                     f"(#{sg['number']}, {sg['probability']:.1%}{sg_note}){forced}")
+    if top.get("crystal_system"):
+        lines.append("  top crystal systems: " + ", ".join(f"{c['name']} {c['probability']:.1%}"
+                                                         for c in top["crystal_system"]))
+        lines.append("  top space groups:    " + ", ".join(f"{g['symbol']} (#{g['number']}) {g['probability']:.1%}"
+                                                         for g in top["space_group"]))
     if result.get("rule"):
         lines.append(f"  rule: {result['rule']}")
-    peaks = result["peaks_two_theta_deg"]
+    peaks = result.get("peaks_two_theta_deg") or []
     shown = ", ".join(f"{p:.2f}" for p in peaks[:15]) + (" ..." if len(peaks) > 15 else "")
     lines.append(f"  {len(peaks)} peaks (2θ °): {shown}")
-    for w in result["warnings"]:
-        lines.append(f"  warning: {w}")
+    for w in result.get("warnings", []):
+        if isinstance(w, dict):
+            lines.append(f"  warning [{w['code']}]: {w['message']}")
+        else:
+            lines.append(f"  warning: {w}")
     return "\n".join(lines)
+
+
+class _CallableModule(types.ModuleType):
+    """``xrdnet.predict`` is this module and also the function :func:`xrdnet.api.predict`."""
+
+    def __call__(self, two_theta_deg, intensity, wavelength=None, **kwargs) -> PredictionResult:
+        return predict_arrays(two_theta_deg, intensity, wavelength, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

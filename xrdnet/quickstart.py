@@ -164,8 +164,8 @@ def run_quickstart(out: str | Path, config: QuickstartConfig, progress: bool = T
         "",
         "## What the CNN learned, as a rule",
         "",
-        f"Best one-line surrogate rule (a depth-1 tree fitted to the CNN's cubic-vs-rest predictions, judged on "
-        f"held-out patterns): **{best['text']}**",
+        f"Headline surrogate rule (the leaf of a shallow tree fitted to the CNN's predictions with the largest "
+        f"held-out fidelity gain over always giving the CNN's commonest answer): **{best['text']}**",
         "",
         "Depth sweep, trees, LaTeX/JSON exports and the Suzuki et al. cubic experiment: `rules/`.",
         "",

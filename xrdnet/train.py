@@ -23,6 +23,9 @@ from xrdnet.models.cnn import CNNConfig
 from xrdnet.models.forest import ForestConfig
 
 MODELS = ("cnn", "forest")
+# Lightning's precision names (plus "auto": bf16-mixed on CUDA when supported, 16-mixed otherwise, 32 on CPU).
+PRECISIONS = ("auto", "32-true", "32", "16-mixed", "16", "bf16-mixed", "bf16", "16-true", "bf16-true", "64-true", "64")
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,23 @@ class TrainerConfig:
     limit_val_batches: float = 1.0
     tensorboard: bool = False
     progress_bar: bool = True
+
+    def __post_init__(self) -> None:
+        # Checked here, when the YAML is read, not minutes later when the Trainer starts on a GPU node.
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"trainer.precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.accelerator not in ACCELERATORS:
+            raise ValueError(f"trainer.accelerator must be one of {ACCELERATORS}, got {self.accelerator!r}")
+        if not (self.strategy in ("auto", "ddp_spawn", "ddp_notebook", "fsdp", "single_device")
+                or self.strategy.startswith(("ddp", "deepspeed"))):
+            raise ValueError(f"trainer.strategy must be auto, ddp (ddp_*), fsdp or deepspeed*, got {self.strategy!r}")
+        devices_ok = (isinstance(self.devices, int) and (self.devices >= 1 or self.devices == -1)) or (
+            isinstance(self.devices, str) and (self.devices == "auto" or self.devices.replace(",", "").replace(
+                " ", "").lstrip("-").isdigit()))
+        if not devices_ok or self.num_nodes < 1 or self.max_epochs < 1:
+            raise ValueError(f"trainer.devices must be a count >= 1, -1 (all), 'auto' or a list like '0,1', "
+                             f"num_nodes and max_epochs >= 1; got devices={self.devices!r}, "
+                             f"num_nodes={self.num_nodes}, max_epochs={self.max_epochs}")
 
 
 @dataclass(frozen=True)
@@ -70,6 +90,40 @@ def _precision(trainer: TrainerConfig, accelerator: str) -> str:
     if accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available()):
         return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
     return "32-true"
+
+
+def data_provenance(config: TrainConfig, data_path: str | Path, train_rows: np.ndarray | None = None) -> dict:
+    """What a model was trained on, stored inside the model file itself (``xrdnet`` key of
+    ``model.ckpt``, ``provenance`` of ``forest.joblib``), so a checkpoint copied away from its run
+    folder still says so: the data set (path, size, seed, source, version and config digest of the
+    file), the split and sampling settings, and a digest of the training rows."""
+    import hashlib
+
+    from xrdnet.data.reader import PatternDataset
+
+    data_path = Path(data_path)
+    with PatternDataset(data_path) as ds:
+        attrs = dict(ds.attrs)
+        n_patterns, n_structures = int(len(ds.structure_index)), int(len(ds.space_group))
+    keep = ("source", "seed", "xrdnet_version", "schema_version", "wavelength", "patterns_per_structure", "shard")
+    prov = {
+        "data_file": str(data_path.resolve()),
+        "data_bytes": data_path.stat().st_size,
+        "n_patterns": n_patterns,
+        "n_structures": n_structures,
+        "data_attrs": {k: str(attrs[k]) for k in keep if k in attrs},
+        "data_config_sha256": hashlib.sha256(str(attrs.get("config", "")).encode()).hexdigest(),
+        "split_kind": config.data.split_kind,
+        "include_sources": list(config.data.include_sources),
+        "max_train": config.data.max_train,
+        "sample_weights": config.data.sample_weights,
+        "seed": config.seed,
+    }
+    if train_rows is not None:
+        rows = np.ascontiguousarray(np.asarray(train_rows, np.int64))
+        prov["n_train"] = int(len(rows))
+        prov["train_rows_sha256"] = hashlib.sha256(rows.tobytes()).hexdigest()
+    return prov
 
 
 def train_cnn(config: TrainConfig, data_path: str | Path, out: Path) -> dict:
@@ -121,8 +175,14 @@ def train_cnn(config: TrainConfig, data_path: str | Path, out: Path) -> dict:
         # Keep weights and hyper-parameters only: the optimizer state would triple the file that
         # predict loads and that a checkpoint ships as.
         ckpt = torch.load(out / "model.ckpt", map_location="cpu", weights_only=False)
-        torch.save({k: ckpt[k] for k in ("state_dict", "hyper_parameters", "pytorch-lightning_version", "epoch",
-                                         "global_step") if k in ckpt}, out / "model.ckpt")
+        slim = {k: ckpt[k] for k in ("state_dict", "hyper_parameters", "pytorch-lightning_version", "epoch",
+                                     "global_step") if k in ckpt}
+        # The model's version and its data travel with the weights (run.json may not).
+        slim["xrdnet"] = {"version": __version__, "torch_version": torch.__version__,
+                          "precision": str(trainer.precision), "world_size": int(trainer.world_size),
+                          "compiled": bool(config.cnn.compile),
+                          "provenance": data_provenance(config, data_path, dm.split_rows["train"])}
+        torch.save(slim, out / "model.ckpt")
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
     return {
         "train_seconds": seconds,
@@ -137,6 +197,7 @@ def train_cnn(config: TrainConfig, data_path: str | Path, out: Path) -> dict:
         "model_file": "model.ckpt",
         "world_size": int(trainer.world_size),
         "is_global_zero": bool(trainer.is_global_zero),
+        "_model": model,
     }
 
 
@@ -173,6 +234,7 @@ def train_forest(config: TrainConfig, data_path: str | Path, out: Path) -> dict:
         model.fit_features(features(train), ds.two_theta_deg, lam, cs[train], sg[train], sample_weight=weight)
         seconds = time.perf_counter() - t0
         model.fit_seconds = seconds
+        model.provenance = data_provenance(config, data_path, train)
         val_metrics = {}
         if len(val):
             parts = [model.predict_proba(ds.read_patterns(val[a:a + block]), ds.two_theta_deg, lam)
@@ -213,15 +275,18 @@ def write_training_set(data_path: str | Path, train_rows: np.ndarray, path: Path
             "per_source": dict(per_source)}
 
 
-def train(config: TrainConfig, data_path: str | Path, out: str | Path) -> dict:
-    """Train ``config.model`` on ``data_path`` into run folder ``out``; returns the ``run.json`` dict."""
+def train(config: TrainConfig, data_path: str | Path, out: str | Path, keep_model: bool = False) -> dict:
+    """Train ``config.model`` on ``data_path`` into run folder ``out``; returns the ``run.json`` dict
+    (plus, with ``keep_model``, the trained CNN in memory under ``"model"``)."""
     out = Path(out)
     data_path = Path(data_path)
     if not data_path.is_file():
         raise FileNotFoundError(f"data set {data_path} not found (make one with xrdnet simulate)")
     out.mkdir(parents=True, exist_ok=True)
     info = train_cnn(config, data_path, out) if config.model == "cnn" else train_forest(config, data_path, out)
+    model = info.pop("_model", None)
     if not info.pop("is_global_zero", True):
+        info.pop("train_rows", None)
         return info  # DDP: only rank 0 writes the run record
     save_config(config, out / "config.yaml")
     training_set = write_training_set(data_path, info.pop("train_rows"), out / TRAINING_SET_FILE)
@@ -236,4 +301,6 @@ def train(config: TrainConfig, data_path: str | Path, out: str | Path) -> dict:
         **info,
     }
     (out / "run.json").write_text(json.dumps(run, indent=2, default=str))
+    if keep_model and model is not None:
+        return {**run, "model": model}
     return run

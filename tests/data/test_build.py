@@ -244,3 +244,65 @@ def test_info_explains_files_that_are_not_data_sets(reference, tmp_path):
     summary = json.loads(proc.communicate(timeout=120)[0])
     assert summary["n_patterns"] == 2 * summary["n_structures"]
     assert sum(summary["crystal_systems"].values()) == summary["n_structures"] >= 8
+
+
+def test_exactly_n_structures_through_chunks_resume_and_shards(tmp_path, monkeypatch):
+    # Issue 14: F432 (209) cannot be built within 12 atoms, so its indices used to yield nothing and
+    # --n-structures 5 gave fewer. Each index now redraws its group and delivers one structure.
+    weights = tmp_path / "w.yaml"
+    weights.write_text("209: 1\n221: 1\n")
+    syn = SyntheticConfig(space_groups=str(weights), max_atoms_per_cell=12, n_species=(1, 2), max_attempts=2)
+    config = small_config(n_structures=5, chunk_structures=2, seed=2, synthetic=syn)
+    full = tmp_path / "full.h5"
+    report = build_dataset(config, full, progress=False)
+    assert report.n_structures == 5 and report.generation["exhausted"] >= 1
+    with PatternDataset(full) as ds:
+        assert ds.n_structures == 5 and set(ds.space_group.tolist()) == {221}
+    # An interrupted run (here: killed while assembling, one chunk lost) completes with --resume.
+    import xrdnet.data.build as build
+
+    def die(*args, **kw):
+        raise KeyboardInterrupt
+
+    out = tmp_path / "resumed.h5"
+    monkeypatch.setattr(build, "_assemble", die)
+    with pytest.raises(KeyboardInterrupt):
+        build_dataset(config, out, progress=False)
+    monkeypatch.undo()
+    chunks = sorted((tmp_path / "resumed.h5.parts").glob("chunk-*.h5"))
+    assert len(chunks) == 3
+    chunks[1].unlink()
+    assert build_dataset(config, out, resume=True, progress=False).resumed_chunks == 2
+    assert_same(contents(full), contents(out))
+    # Shards hold 2 + 3 structures.
+    sizes = [build_dataset(config, tmp_path / f"s{i}.h5", shard=f"{i}/2", progress=False).n_structures
+             for i in range(2)]
+    assert sizes == [2, 3]
+
+
+def test_structures_from_reuses_the_stored_simulator_config(reference, tmp_path, capsys):
+    # Issue 14: re-rendering used the default clean profile (and 8501-point grid) instead of the file's.
+    from xrdnet.cli import main
+
+    same = tmp_path / "same.h5"
+    assert main(["simulate", "--structures-from", str(reference), "--seed", "3", "--out", str(same), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert f"simulator config stored in {reference}" in out and "peak_counts=[1000.0, 1000.0]" in out
+    a, b = contents(reference), contents(same)
+    assert np.array_equal(a["patterns"], b["patterns"])  # same config and seed: the same patterns
+    seven = tmp_path / "seven.h5"
+    assert main(["simulate", "--structures-from", str(reference), "--seed", "7", "--patterns-per-structure", "3",
+                 "--out", str(seven), "--quiet"]) == 0
+    with PatternDataset(reference) as ref, PatternDataset(seven) as ds:
+        assert ds.config["simulator"] == ref.config["simulator"] and ds.config["seed"] == 7
+        assert ds.n_structures == ref.n_structures and len(ds) == 3 * ref.n_structures  # flags still override
+        assert np.array_equal(ds.two_theta_deg, ref.two_theta_deg)
+    # --config wins over the stored config, and says so.
+    clean = tmp_path / "clean.yaml"
+    save_config(small_config(simulator=SimulatorConfig(two_theta_range=(10.0, 70.0), step=0.1)), clean)
+    other = tmp_path / "other.h5"
+    assert main(["simulate", "--config", str(clean), "--structures-from", str(reference), "--out", str(other),
+                 "--quiet"]) == 0
+    assert f"simulator config of {clean}" in capsys.readouterr().out
+    with PatternDataset(other) as ds:
+        assert ds.n_points == 601

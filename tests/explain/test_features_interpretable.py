@@ -8,6 +8,7 @@ import pytest
 from xrdnet.features import (
     FEATURE_UNITS,
     FeatureSpec,
+    cubic_index_fraction,
     interpretable_feature_specs,
     interpretable_features,
     two_theta_deg_from_q,
@@ -60,8 +61,36 @@ def test_cubic_ratios_positions_and_missing_peaks_are_nan():
     assert X[0, col["span_two_theta_deg"]] == pytest.approx(two_theta[-1] - two_theta[0], abs=0.02)
     # Peaks the pattern does not have are NaN, never 0; the flat pattern has only counts.
     assert np.all(np.isnan(X[0, [col[f"two_theta{i}_deg"] for i in range(n + 1, 11)]]))
-    assert X[1, col["n_peaks"]] == 0 and X[1, col["n_strong_peaks"]] == 0
-    assert np.isnan(np.delete(X[1], [col["n_peaks"], col["n_strong_peaks"]])).all()
+    counts = [j for j, s in enumerate(specs) if s.needs_peaks == 0]
+    assert {specs[j].name for j in counts} >= {"n_peaks", "n_strong_peaks", "n_peaks_q1_2"}
+    assert np.all(X[1, counts] == 0)
+    assert np.isnan(np.delete(X[1], counts)).all()
+    # The indexing-style columns of the cubic pattern: every strong peak indexes, and the counts
+    # per cell size and per Q window match the positions put in.
+    assert X[0, col["cubic_index_fraction"]] == 1.0
+    q = 2 * np.pi / 4.0 * np.sqrt(np.array([1, 2, 3, 4, 5, 6, 8, 9])[:n])
+    # N = 1, 2, 3 lie below 2 Q₁ (N = 4 sits on the boundary, either side is right); N ≤ 8 below 3 Q₁.
+    assert X[0, col["n_peaks_below_2q1"]] in (3, 4)
+    assert X[0, col["n_peaks_below_3q1"]] >= np.sum(q < 2.99 * q[0])
+    assert X[0, col["n_peaks_q1_2"]] == np.sum((q >= 1) & (q < 2))
+    assert X[0, col["n_peaks_q2_3"]] == np.sum((q >= 2) & (q < 3))
+
+
+def test_cubic_index_fraction_tells_cubic_from_random_lines():
+    # Face-centred (NaCl, N = 3, 4, 8, 11, ...) and body-centred (N = 2, 4, 6, ...) sequences
+    # index fully whatever the cell size; random line positions mostly do not.
+    fcc = 2 * np.pi / 5.64 * np.sqrt([3, 4, 8, 11, 12, 16, 19, 20, 24, 27])
+    bcc = 2 * np.pi / 3.3 * np.sqrt([2, 4, 6, 8, 10, 12, 14, 16])
+    rows = np.full((2, 10), np.nan)
+    rows[0], rows[1, :8] = fcc, bcc
+    np.testing.assert_array_equal(cubic_index_fraction(rows), [1.0, 1.0])
+    # Lines 0.3 % off in Q (a zero shift's size) still index; shifting alternate lines by 2 % does not.
+    assert cubic_index_fraction((fcc * (1 + 0.003 * (np.arange(10) % 2)))[None])[0] == 1.0
+    assert cubic_index_fraction((fcc * (1 + 0.02 * (np.arange(10) % 2)))[None])[0] < 0.8
+    rng = np.random.default_rng(0)
+    random_lines = np.sort(rng.uniform(1.0, 4.0, (500, 10)), axis=1)
+    assert np.mean(cubic_index_fraction(random_lines) >= 0.9) < 0.05
+    assert np.isnan(cubic_index_fraction(np.array([[1.0, 2.0, np.nan]]))[0])  # fewer than 3 peaks
 
 
 def test_single_pattern_matches_the_batch_row():

@@ -143,16 +143,19 @@ def test_rule_text_one_line_rule_and_documents():
     cubic = next(r for r in rules if r.class_name == "cubic")
     text = rule_text(cubic)
     n = cubic.held_out["n"]
-    assert text.startswith("number of peaks ≤ 28 → cubic (fidelity 1.00, accuracy 0.9")
+    # The leaf's fidelity stands beside the constant's on the same patterns (the model's commonest
+    # answer, "not cubic", is never given on this leaf), then accuracy and coverage.
+    assert text.startswith("number of peaks ≤ 28 → cubic (fidelity 1.00 vs constant 0.00, accuracy 0.9")
+    assert f"coverage {100 * n / 3000:.1f} %" in text
     assert text.endswith(f"n = {n // 1000} {n % 1000:03d})")  # thousands grouped with a space
     headline = one_line_rule(doc)
     assert headline["text"].startswith("number of peaks ≤ 28 → cubic (fidelity 1.00")
     assert headline["text"].endswith("n = 3 000)") and headline["n"] == 3000
     txt = rules_to_text(doc)
     assert "number of peaks > 28 → not cubic" in txt and "held-out fidelity 1.000" in txt
-    assert "| number of peaks ≤ 28 | cubic | 1.00 |" in rules_to_markdown(doc)
+    assert "| number of peaks ≤ 28 | cubic | 1.00 | 0.00 |" in rules_to_markdown(doc)
     tex = rules_to_latex(doc, label="tab:x")
-    assert r"number of peaks $\leq$ 28 & cubic & 1.00" in tex and r"\label{tab:x}" in tex
+    assert r"number of peaks $\leq$ 28 & cubic & 1.00 & 0.00" in tex and r"\label{tab:x}" in tex
     assert r"3\,000" in tex and tex.count(r"\begin{tabular}") == 1
 
 
@@ -181,3 +184,50 @@ def test_present_versus_missing_split_is_strict_json_and_reads_as_peak_counts():
     assert texts == ["at least 5 peaks → five or more", "fewer than 5 peaks → few"]
     covers = np.stack([rule_covers(r, X) for r in tree_rules(doc)], axis=1)
     assert np.all(covers.sum(axis=1) == 1)
+
+
+def test_headline_is_the_rule_with_the_largest_gain_over_the_constant():
+    from xrdnet.explain.rule_export import headline_rule
+
+    # The model says "mono" (0) mostly; "cubic" (6) exactly when there are few peaks, and "hex"
+    # (5) for a handful of patterns no feature describes. A depth-1 tree on the peak count is the
+    # rule to cite; a rule that covers everything and answers "mono" gains nothing.
+    rng = np.random.default_rng(0)
+    n_peaks = rng.integers(5, 60, 2000).astype(float)
+    model = np.where(n_peaks <= 20, 6, 0)
+    model[rng.random(2000) < 0.05] = 5
+    truth = model.copy()
+    X = n_peaks[:, None]
+    specs = [SPEC["n_peaks"]]
+    names = {0: "mono", 5: "hex", 6: "cubic"}
+    tree = DecisionTreeClassifier(max_depth=1).fit(X, model)
+    doc = tree_to_json(tree, specs, names, "cs")
+    everything = tree_to_json(DecisionTreeClassifier(max_depth=1).fit(X, np.zeros(2000, int)), specs, names, "const")
+    candidates = [("cs", r, r.label) for r in tree_rules(doc)] + [("const", r, r.label) for r in tree_rules(everything)]
+    head = headline_rule(candidates, X, model, truth, names)
+    assert head["beats_constant"] and head["class_name"] == "cubic" and head["rule"] == "number of peaks ≤ 20"
+    covered = n_peaks <= 20
+    assert head["coverage"] == pytest.approx(covered.mean())
+    assert head["fidelity"] == pytest.approx(np.mean(model[covered] == 6))
+    assert head["constant_fidelity"] == pytest.approx(np.mean(model[covered] == 0))
+    assert head["gain"] == pytest.approx(head["coverage"] * (head["fidelity"] - head["constant_fidelity"]))
+    assert head["reading_fidelity"] == pytest.approx(np.mean(np.where(covered, 6, 0) == model))
+    # Only rules answering the constant: the headline says none beats it.
+    none = headline_rule([("const", r, r.label) for r in tree_rules(everything)], X, model, truth, names)
+    assert not none["beats_constant"] and none["text"].startswith("no rule beats always answering “mono”")
+
+
+def test_rules_figure_fits_a_journal_column(tmp_path):
+    import matplotlib.image as mpimg
+
+    from xrdnet.explain.rule_export import COLUMN_WIDTH_MM, rules_figure, surrogate_to_json
+
+    doc = surrogate_to_json(stump_on_peak_count())
+    png, svg = rules_figure(doc, [tmp_path / "r.png", tmp_path / "r.svg"])
+    width_px = mpimg.imread(png).shape[1]
+    assert width_px == pytest.approx(COLUMN_WIDTH_MM / 25.4 * 300, abs=2)  # 85 mm at 300 dpi
+    text = svg.read_text()
+    # Every rule with its units and class is in the figure, and the axis says what the bars are.
+    for rule in tree_rules(doc):
+        assert rule.class_name in text
+    assert "number of peaks ≤ 28" in text and "leaf fidelity" in text

@@ -97,3 +97,45 @@ def test_ddp_two_cpu_processes_one_step(tiny_dataset, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     run = json.loads((tmp_path / "ddp" / "run.json").read_text())
     assert run["world_size"] == 2 and run["global_step"] == 1
+
+
+def test_cnn_learns_a_small_separable_problem():
+    """Three space groups (three crystal systems) told apart by where their peaks are: in ~100 steps
+    the loss falls well below its start and held-out accuracy is far above chance (1/3)."""
+    from xrdnet.models.cnn import CNNClassifier
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    n_points, groups = 512, np.array([2, 14, 225])  # triclinic, monoclinic, cubic
+    centres = {0: (100, 300), 1: (150, 380), 2: (220, 420)}
+    x = np.arange(n_points)
+
+    def make(n):
+        label = rng.integers(0, 3, n)
+        pat = rng.uniform(0, 0.05, (n, n_points))
+        for i, c in enumerate(label):
+            for centre in centres[int(c)]:
+                pat[i] += rng.uniform(0.5, 1.0) * np.exp(-0.5 * ((x - centre - rng.integers(-6, 7)) / 3.0) ** 2)
+        pat /= pat.max(1, keepdims=True)
+        sg = groups[label]
+        cs = np.array([crystal_system_index(int(g)) for g in sg])
+        return torch.tensor(pat, dtype=torch.float32), torch.tensor(cs), torch.tensor(sg - 1)
+
+    model = CNNClassifier(CNNConfig(channels=(8, 16), hidden=32, stem_stride=2, position_bins=16, dropout=0.0),
+                          n_points)
+    train_x, train_cs, train_sg = make(384)
+    test_x, test_cs, test_sg = make(192)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    model.train()
+    losses = []
+    for step in range(120):
+        idx = torch.randint(0, len(train_x), (32,))
+        loss = model.loss(model(train_x[idx]), train_cs[idx], train_sg[idx])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    _, _, cs_pred, sg_pred = model.predict_patterns(test_x)
+    assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:5]), (losses[:5], losses[-10:])
+    assert float((sg_pred - 1 == test_sg).float().mean()) > 0.9
+    assert float((cs_pred == test_cs).float().mean()) > 0.9

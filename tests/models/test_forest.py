@@ -135,3 +135,19 @@ def test_bad_inputs_raise(data):
         model.fit(patterns, GRID, CU_KA, cs[:-1], sg)
     with pytest.raises(TypeError):
         ForestModel({"kind": "extra_trees"})
+
+
+def test_forest_file_records_version_and_training_data(tiny_dataset, tmp_path):
+    """``xrdnet train --model forest`` stores the xrdnet version and the data provenance in forest.joblib."""
+    from xrdnet import __version__
+    from xrdnet.models.forest import ForestConfig, ForestModel
+    from xrdnet.train import TrainConfig, train
+
+    run = train(TrainConfig(model="forest", forest=ForestConfig(cs_n_estimators=5, sg_n_estimators=5, n_jobs=1)),
+                tiny_dataset, tmp_path / "et")
+    model = ForestModel.load(tmp_path / "et")
+    assert model.xrdnet_version == __version__
+    prov = model.provenance
+    assert prov["data_file"] == str(tiny_dataset.resolve()) and prov["n_train"] == run["n_train"]
+    assert prov["split_kind"] == "structure" and prov["n_patterns"] > prov["n_train"]
+    assert prov["data_attrs"]["source"] == "synthetic" and len(prov["data_config_sha256"]) == 64

@@ -278,3 +278,129 @@ def test_impurity_lines_add_at_most_n_peaks_of_bounded_height():
         counts.append(int(np.sum(np.diff(above.astype(int)) == 1)))
         assert row.max() <= 1.05 * level  # a line never beats `level` of the strongest stick (heights ∝ area)
     assert max(counts) <= n and min(counts) == 0 and len(set(counts)) >= 3
+
+
+def _md_weight(cos2, r):
+    """March-Dollase factor of one reflection, written out independently of the simulator."""
+    return (r * r * cos2 + (1.0 - cos2) / r) ** -1.5
+
+
+def _seed_with_texture_direction(profile, index):
+    from xrdnet.simulate.profiles import sample_parameters
+
+    for seed in range(200):
+        if int(sample_parameters(profile, seed, torch.tensor([0])).texture_direction[0]) == index:
+            return seed
+    raise AssertionError(f"no seed draws texture direction {index}")
+
+
+@pytest.mark.parametrize("r", [0.6, 1.4])
+def test_march_dollase_matches_the_formula_averaged_over_equivalent_reflections(r):
+    """Cu (cubic) textured along [111]: each family's area changes by 1/N Σ (r² cos²α + sin²α/r)^(-3/2)
+    over its N equivalent reflections (e.g. (111) has 2 members at α = 0 and 6 at cos²α = 1/9).
+    A wrong exponent (-1/2), no averaging or α measured from the wrong axis fails."""
+    import itertools
+
+    cu = cubic("Fm-3m", 3.615, ["Cu"], [[0, 0, 0]])
+    plain_sim = XRDSimulator(profile=ProfileConfig(**FIXED))
+    textured_cfg = ProfileConfig(**{**FIXED, "march_dollase_r": (r, r)})
+    seed = _seed_with_texture_direction(textured_cfg, 6)  # (1, 1, 1)
+    x = plain_sim.two_theta_deg().numpy()
+    plain = plain_sim.patterns([cu], seed=seed)[0].numpy().astype(np.float64)
+    textured = XRDSimulator(profile=textured_cfg).patterns([cu], seed=seed)[0].numpy().astype(np.float64)
+    direction = np.array([1.0, 1.0, 1.0]) / math.sqrt(3.0)
+    expected, measured = {}, {}
+    for family in [(1, 1, 1), (2, 0, 0), (2, 2, 0)]:
+        members = {tuple(s * v for s, v in zip(signs, perm))
+                   for perm in itertools.permutations(family) for signs in itertools.product((1, -1), repeat=3)}
+        cos2 = [float(np.dot(m, direction)) ** 2 / float(np.dot(m, m)) for m in members]
+        expected[family] = np.mean([_md_weight(c, r) for c in cos2])
+        center = math.degrees(2 * math.asin(plain_sim.wavelength_angstrom * math.sqrt(np.dot(family, family))
+                                            / (2 * 3.615)))
+        measured[family] = local_peak(x, textured, center, 0.5)[1].sum() / local_peak(x, plain, center, 0.5)[1].sum()
+    ref = (2, 0, 0)  # patterns are normalised to max 1: compare ratios to one family
+    for family in expected:
+        assert measured[family] / measured[ref] == pytest.approx(expected[family] / expected[ref], rel=0.01), family
+    # the texture is strong enough here that the -1/2 exponent would be far off
+    assert abs(expected[(1, 1, 1)] / expected[ref] - 1.0) > 0.05
+
+
+def test_march_dollase_tetragonal_00l_against_h00_is_r_to_the_minus_4_5():
+    """Along (001): (00l) has α = 0 (factor r^-3), (h00) α = 90° (factor r^{3/2}); ratio r^-4.5."""
+    r = 0.7
+    s = Structure(Lattice.tetragonal(3.0, 7.0), ["Ti", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    cfg = ProfileConfig(**{**FIXED, "march_dollase_r": (r, r)})
+    seed = _seed_with_texture_direction(cfg, 0)
+    plain_sim = XRDSimulator(profile=ProfileConfig(**FIXED))
+    x = plain_sim.two_theta_deg().numpy()
+    lam = plain_sim.wavelength_angstrom
+    areas = []
+    for sim in (plain_sim, XRDSimulator(profile=cfg)):
+        p = sim.patterns([s], seed=seed)[0].numpy().astype(np.float64)
+        a001 = local_peak(x, p, math.degrees(2 * math.asin(lam / 14.0)), 0.3)[1].sum()
+        a100 = local_peak(x, p, math.degrees(2 * math.asin(lam / 6.0)), 0.3)[1].sum()
+        areas.append(a001 / a100)
+    assert areas[1] / areas[0] == pytest.approx(r ** -4.5, rel=0.01)
+
+
+def test_counting_noise_has_poisson_variance():
+    """Var(counts) = mean(counts) at every point (Poisson), over many noise draws of one pattern.
+
+    Each noisy pattern is put back on the count scale by its least-squares scale against the clean
+    pattern (patterns are normalised to max 1). Noise ∝ counts, or ∝ counts^¼, fails."""
+    cu = cubic("Fm-3m", 3.615, ["Cu"], [[0, 0, 0]])
+    counts_max = 1e5
+    base = {**FIXED, "eta": (1.0, 1.0)}  # Lorentzian tails: many points at tens to thousands of counts
+    clean = XRDSimulator(profile=ProfileConfig(**base)).patterns([cu], seed=0)[0].numpy().astype(np.float64)
+    noisy = XRDSimulator(profile=ProfileConfig(**base, peak_counts=(counts_max, counts_max))).patterns(
+        [cu], seed=0, patterns_per_structure=400).numpy().astype(np.float64)
+    expected_counts = clean * counts_max
+    scale = (noisy @ clean) / (clean @ clean)  # [400], ≈ 1 / (max of each noisy count pattern / counts_max)
+    counts = noisy / scale[:, None] * counts_max
+    sel = (expected_counts > 30) & (expected_counts < 3000)
+    assert sel.sum() > 300
+    mean, var = counts[:, sel].mean(0), counts[:, sel].var(0, ddof=1)
+    np.testing.assert_allclose(mean, expected_counts[sel], rtol=0.05)
+    slope = float(np.sum(var * mean) / np.sum(mean * mean))  # var = slope · mean through the origin
+    assert slope == pytest.approx(1.0, abs=0.08)
+    # z-scores are standard normal
+    z = (counts[:, sel] - expected_counts[sel]) / np.sqrt(expected_counts[sel])
+    assert abs(z.mean()) < 0.05 and z.std() == pytest.approx(1.0, abs=0.06)
+
+
+def test_chebyshev_background_is_the_chebyshev_series_min_max_scaled():
+    from numpy.polynomial import chebyshev
+
+    from xrdnet.simulate.profiles import chebyshev_background
+
+    rng = np.random.default_rng(0)
+    coeff = rng.uniform(-1, 1, (3, 6))
+    ours = chebyshev_background(501, torch.tensor(coeff, dtype=torch.float32)).numpy()
+    x = np.linspace(-1, 1, 501)
+    for row, c in zip(ours, coeff):
+        ref = chebyshev.chebval(x, c)
+        ref = (ref - ref.min()) / (ref.max() - ref.min())
+        np.testing.assert_allclose(row, ref, atol=2e-5)
+
+
+@pytest.mark.parametrize("level", [0.05, 0.3])
+def test_background_is_a_degree_d_polynomial_at_the_stated_level(nacl, level):
+    """pattern_with · k = pattern_without + level · B(x), B a degree-4 polynomial from 0 to 1 (k the
+    unknown ratio of the two normalisations): solved by least squares, the residual is round-off."""
+    from numpy.polynomial import chebyshev
+
+    degree = 4
+    sim0 = XRDSimulator(profile=ProfileConfig(**FIXED))
+    sim1 = XRDSimulator(profile=ProfileConfig(**FIXED, background_level=(level, level), background_degree=degree))
+    without = sim0.patterns([nacl], seed=5)[0].numpy().astype(np.float64)
+    with_bg = sim1.patterns([nacl], seed=5)[0].numpy().astype(np.float64)
+    x = np.linspace(-1, 1, len(without))
+    basis = chebyshev.chebvander(x, degree)  # [G, D+1]
+    A = np.column_stack([with_bg, -basis])  # unknowns: k, then the background's coefficients
+    solution, *_ = np.linalg.lstsq(A, without, rcond=None)
+    k, c = solution[0], solution[1:]
+    assert np.max(np.abs(A @ solution - without)) < 1e-5
+    background = chebyshev.chebval(x, c)
+    assert background.min() == pytest.approx(0.0, abs=1e-5)
+    assert background.max() == pytest.approx(level, rel=1e-3)  # level × the strongest peak (= 1 here)
+    assert k > 1.0

@@ -11,7 +11,7 @@ from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 import xrdnet.structures.synthetic as synthetic
 from xrdnet.config import ConfigError, config_from_dict
-from xrdnet.structures import GenerationStats, LabelledStructure, SyntheticConfig, generate_synthetic
+from xrdnet.structures import GenerationError, GenerationStats, LabelledStructure, SyntheticConfig, generate_synthetic
 from xrdnet.symmetry import N_CRYSTAL_SYSTEMS
 
 # One cheap group per crystal system: triclinic .. cubic.
@@ -55,7 +55,7 @@ def test_same_structures_whatever_the_worker_count(serial_run):
 def test_index_order_and_ranges_are_pure_functions_of_seed_and_index(serial_run):
     items, stats = serial_run
     assert [i.index for i in items] == sorted(i.index for i in items)
-    assert stats.indices_done == 12 and stats.generated + stats.exhausted == 12
+    assert stats.indices_done == 12 and stats.generated == 12 and [i.index for i in items] == list(range(12))
     tail = list(generate_synthetic(SyntheticConfig(), 4, seed=5, start=8))
     assert [_fingerprint(i) for i in tail] == [_fingerprint(i) for i in items if i.index >= 8]
     other_seed = list(generate_synthetic(SyntheticConfig(), 3, seed=6))
@@ -67,8 +67,10 @@ def test_labels_agree_with_spglib_and_the_requested_group(serial_run):
     config = SyntheticConfig()
     probabilities = synthetic.space_group_probabilities(config.space_groups)
     for item in items:
-        requested = synthetic._space_group_of(probabilities, 5, item.index)
-        assert item.space_group == requested
+        # The index's own draw, or (after a give-up) one of its redraws.
+        assert item.space_group == synthetic._space_group_of(probabilities, 5, item.index) or (
+            synthetic._generate_index(config, probabilities, 5, item.index)[4])
+        requested = item.space_group
         found = SpacegroupAnalyzer(item.structure, symprec=config.symprec).get_space_group_number()
         assert found == requested
         assert 1 <= len(item.structure) <= config.max_atoms_per_cell
@@ -194,17 +196,25 @@ def test_time_limit_counts_cpu_time_not_waiting(monkeypatch):
 
     monkeypatch.setattr(synthetic, "_attempt", waiting_attempt)
     stats = GenerationStats()
-    list(generate_synthetic(SyntheticConfig(time_limit_s=0.3, max_attempts=1), 1, seed=3, stats=stats))
+    with pytest.raises(GenerationError):
+        list(generate_synthetic(SyntheticConfig(time_limit_s=0.3, max_attempts=1, max_redraws=0), 1, seed=3,
+                                stats=stats))
     assert stats.dropped_timeout == 0 and stats.dropped_error == 1
 
 
-def test_tiny_time_limit_exhausts_an_index_with_real_pyxtal():
+def test_tiny_time_limit_ends_in_an_error_naming_the_groups_with_real_pyxtal():
     stats = GenerationStats()
-    config = SyntheticConfig(time_limit_s=1e-4, max_attempts=3)
-    items = list(generate_synthetic(config, 2, seed=0, stats=stats))
-    assert items == []
-    assert stats.exhausted == 2 and stats.dropped_timeout == 6 and stats.indices_done == 2
-    assert "2 indices exhausted" in stats.summary()
+    config = SyntheticConfig(time_limit_s=1e-4, max_attempts=3, max_redraws=1)
+    probabilities = synthetic.space_group_probabilities("uniform")
+    first = synthetic._space_group_of(probabilities, 0, 0)
+    groups = [first, synthetic._space_group_of(probabilities, 0, 0, 1, exclude=[first])]
+    with pytest.raises(GenerationError) as info:
+        list(generate_synthetic(config, 2, seed=0, stats=stats))
+    message = str(info.value)
+    assert "\n" not in message and "index 0" in message
+    assert f"space group(s) {', '.join(map(str, dict.fromkeys(groups)))} " in message and "timeout" in message
+    assert stats.exhausted == 2 and stats.dropped_timeout == 6 and stats.indices_done == 0
+    assert "2 space-group draws given up" in stats.summary()
 
 
 def test_mismatch_is_dropped_and_counted(monkeypatch):
@@ -213,11 +223,52 @@ def test_mismatch_is_dropped_and_counted(monkeypatch):
         synthetic, "spglib_label", lambda structure, symprec: synthetic.SpglibLabel(1, "1a")
     )
     stats = GenerationStats()
-    items = list(generate_synthetic(SyntheticConfig(max_attempts=2), 3, seed=4, stats=stats))
-    requested = [synthetic._space_group_of(synthetic.space_group_probabilities("uniform"), 4, i) for i in range(3)]
+    with pytest.raises(GenerationError, match="spglib found 1"):
+        list(generate_synthetic(SyntheticConfig(max_attempts=2, max_redraws=2), 3, seed=4, stats=stats))
+    requested = []
+    for r in range(3):
+        requested.append(synthetic._space_group_of(synthetic.space_group_probabilities("uniform"), 4, 0, r, requested))
     assert 1 not in requested  # so every attempt that builds a crystal is a mismatch
-    assert items == [] and stats.exhausted == 3
+    assert stats.exhausted == 3 and stats.indices_done == 0
     assert stats.dropped_mismatch + stats.dropped_error == 6 and stats.dropped_mismatch >= 3
     assert all(found == 1 for (_, found) in stats.mismatch_found)
     assert sum(stats.mismatch_found.values()) == stats.dropped_mismatch
     assert sum(stats.exhausted_by_group.values()) == 3
+
+
+# F432 (209) cannot be built within 12 atoms: its orbits of <= 12 sites are those of Fm-3m, so spglib
+# always finds 225. Pm-3m (221) is cheap. Issue 14: an index whose group fails used to yield nothing.
+HARD_AND_EASY = {209: 1.0, 221: 1.0}
+SMALL = dict(max_atoms_per_cell=12, n_species=(1, 2), max_attempts=2)
+
+
+def _weights(tmp_path, weights: dict) -> str:
+    path = tmp_path / "w.yaml"
+    path.write_text("".join(f"{sg}: {w}\n" for sg, w in weights.items()))
+    return str(path)
+
+
+def test_exactly_n_structures_when_a_group_cannot_be_built(tmp_path):
+    config = SyntheticConfig(space_groups=_weights(tmp_path, HARD_AND_EASY), **SMALL)
+    probabilities = synthetic.space_group_probabilities(config.space_groups)
+    first_draws = [synthetic._space_group_of(probabilities, 2, i) for i in range(6)]
+    assert 209 in first_draws  # the regression needs an index whose own group fails
+    stats = GenerationStats()
+    items = list(generate_synthetic(config, 6, seed=2, stats=stats))
+    assert [i.index for i in items] == list(range(6))
+    assert {i.space_group for i in items} == {221}
+    assert stats.exhausted_by_group[209] >= first_draws.count(209) and stats.generated == 6
+    # Still a pure function of (seed, index): a later range and a pool give the same structures.
+    tail = list(generate_synthetic(config, 3, seed=2, start=3))
+    assert [_fingerprint(i) for i in tail] == [_fingerprint(i) for i in items[3:]]
+    pooled = list(generate_synthetic(config, 6, seed=2, workers=2, chunksize=2))
+    assert [_fingerprint(i) for i in pooled] == [_fingerprint(i) for i in items]
+
+
+def test_a_group_that_never_builds_is_a_one_line_error_naming_it(tmp_path):
+    config = SyntheticConfig(space_groups=_weights(tmp_path, {209: 1.0}), max_redraws=1, **SMALL)
+    with pytest.raises(GenerationError, match=r"space group\(s\) 209 for index 0 .*spglib found 225") as info:
+        list(generate_synthetic(config, 3, seed=0))
+    assert "\n" not in str(info.value) and isinstance(info.value, RuntimeError)
+    with pytest.raises(ValueError, match="max_redraws"):
+        SyntheticConfig(max_redraws=-1)

@@ -16,6 +16,7 @@ unit ``i`` drawn from ``(seed, i·K + k)``), so a resumed run, a sharded run joi
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
@@ -42,8 +43,8 @@ SOURCES = ("synthetic", "cif", "jsonl", "hdf5")
 class SimulateConfig:
     """Settings of ``xrdnet simulate`` (a YAML file in ``configs/``; command-line flags override).
 
-    ``n_structures`` counts units of the source: generation indices for ``synthetic`` (an index
-    whose attempts all fail yields no structure, so the file can hold slightly fewer), CIF files
+    ``n_structures`` counts units of the source: generation indices for ``synthetic`` (each gives
+    exactly one structure, or the run stops with an error naming the space groups), CIF files
     for ``cif``, records of the ``jsonl_files`` (in the order given) for ``jsonl`` and stored
     structures for ``hdf5`` (0 = all of them). ``patterns_per_structure`` is
     K. ``chunk_structures`` units make one committed chunk (the most work a kill can lose).
@@ -87,7 +88,42 @@ class SimulateConfig:
             raise ValueError(f"compression must be null, gzip or lzf, got {self.compression!r}")
         if self.chunk_structures < 1 or self.workers < 1 or self.seed < 0:
             raise ValueError("chunk_structures and workers must be >= 1 and seed >= 0")
+        for name, limit in _LIMITS.items():
+            if getattr(self, name) > limit:
+                raise ValueError(f"{name} = {getattr(self, name)} is beyond any sensible run (at most {limit})")
+        if self.split_seed < 0:
+            raise ValueError(f"split_seed must be >= 0, got {self.split_seed}")
+        if not (math.isfinite(self.symprec) and 0 < self.symprec <= 5):
+            raise ValueError(f"symprec must be in (0, 5] Å, got {self.symprec}")
+        if self.device != "auto":
+            try:
+                torch.device(self.device)
+            except (RuntimeError, ValueError, TypeError):
+                raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}") from None
         check_fractions(self.split_fractions)
+        check_simulator_config(self.simulator)
+
+
+# Upper bounds that only a typo reaches (and that would otherwise exhaust memory or the OS).
+_LIMITS = {"n_structures": 10**9, "patterns_per_structure": 10**4, "chunk_structures": 10**7, "workers": 1024,
+           "seed": 2**63 - 1, "split_seed": 2**63 - 1}
+MAX_GRID_POINTS = 1_000_000
+
+
+def check_simulator_config(config: SimulatorConfig) -> None:
+    """``ValueError`` unless an ``XRDSimulator`` can be made from ``config`` with a sensible grid."""
+    lo, hi = (float(v) for v in config.two_theta_range)
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0.0 <= lo < hi < 180.0):
+        raise ValueError(f"simulator.two_theta_range must satisfy 0 <= min < max < 180°, got {config.two_theta_range}")
+    step = float(config.step)
+    if not (math.isfinite(step) and step > 0) or (hi - lo) / step + 1 > MAX_GRID_POINTS:
+        raise ValueError(f"simulator.step {config.step}° gives more than {MAX_GRID_POINTS} grid points "
+                         f"over {lo:g}..{hi:g}° (or is not > 0)")
+    try:
+        XRDSimulator.from_config(config, device=torch.device("cpu"))
+    except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        raise ValueError(f"simulator: {message}") from None
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
@@ -122,7 +158,7 @@ class _UnitLog:
     """What happened to each unit of the current run, keyed by unit index (per-chunk bookkeeping)."""
 
     attempts: dict[int, Counter] = field(default_factory=dict)  # unit -> Counter(outcome)
-    exhausted: set[int] = field(default_factory=set)
+    exhausted: dict[int, int] = field(default_factory=dict)  # unit -> space-group draws given up
     skipped: dict[int, tuple[str, str]] = field(default_factory=dict)  # unit -> (path, reason)
 
 
@@ -155,7 +191,11 @@ class _Source:
             path = Path(config.structures_file)
             if not path.is_file():
                 raise FileNotFoundError(f"structures file {path} not found")
-            with h5py.File(path, "r") as h5:
+            try:
+                h5 = h5py.File(path, "r")
+            except OSError as exc:
+                raise h5io.DatasetFileError(f"{path}: not a readable HDF5 file ({exc})") from None
+            with h5:
                 h5io.check_dataset_file(path, h5)
                 self._stored = h5io.read_records(h5)
 
@@ -175,10 +215,10 @@ class _Source:
         if cfg.source == "synthetic":
             from xrdnet.structures.synthetic import generate
 
-            def on_index(index, space_group, failures, ok):
-                log.attempts[index] = Counter(outcome for outcome, _ in failures)
-                if not ok:
-                    log.exhausted.add(index)
+            def on_index(index, space_group, failures, given_up):
+                log.attempts[index] = Counter(outcome for outcome, *_ in failures)
+                if given_up:
+                    log.exhausted[index] = len(given_up)
 
             for item in generate(cfg.synthetic, stop - start, cfg.seed, start=start, workers=cfg.workers,
                                  on_index=on_index):
@@ -380,7 +420,7 @@ def build_dataset(
                 "dropped_mismatch": counts["mismatch"],
                 "dropped_timeout": counts["timeout"],
                 "dropped_error": counts["error"],
-                "exhausted": sum(1 for u in chunk_units if u in log.exhausted),
+                "exhausted": sum(log.exhausted.pop(u, 0) for u in chunk_units),
             }
             skipped = [log.skipped.pop(u) for u in chunk_units if u in log.skipped]
             keys = structure_keys(records.source, records.source_index)
@@ -511,6 +551,66 @@ def _report_of(out: Path) -> BuildReport:
             generation={k: v for k, v in generation.items() if k != "seconds"},
             n_skipped=len(h5io.read_skipped(h5)),
         )
+
+
+# What re-rendering a stored data set keeps from that file's config unless told otherwise: how its
+# patterns were rendered (simulator and profile ranges), how many per structure, how they are
+# stored and split.
+RENDER_SETTINGS = ("simulator", "patterns_per_structure", "dtype", "compression", "split_seed", "split_fractions")
+
+
+def stored_config(path: str | Path) -> dict:
+    """The resolved ``simulate`` config stored in data set ``path`` (plain data), or ``DatasetFileError``."""
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"structures file {path} not found")
+    try:
+        h5 = h5py.File(path, "r")
+    except OSError as exc:
+        raise h5io.DatasetFileError(f"{path}: not a readable HDF5 file ({exc})") from None
+    with h5:
+        h5io.check_dataset_file(path, h5)
+        text = h5.attrs.get("config", "")
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    try:
+        config = json.loads(text) if text else {}
+    except (TypeError, ValueError):
+        raise h5io.DatasetFileError(f"{path}: its stored config attribute is not JSON") from None
+    if not isinstance(config, dict):
+        raise h5io.DatasetFileError(f"{path}: its stored config attribute is not a mapping")
+    return config
+
+
+def rerender_config(path: str | Path, base: SimulateConfig) -> SimulateConfig:
+    """``base`` with the rendering settings (``RENDER_SETTINGS``) of the data set ``path``.
+
+    ``xrdnet simulate --structures-from FILE`` without ``--config`` starts from this, so re-rendered
+    patterns get the same profile ranges as the file's own (and, with the same seed, the same
+    patterns). Also reads every stored structure (``n_structures = 0``). A file whose stored config
+    this version cannot read is a ``ConfigError`` naming the file.
+    """
+    from xrdnet.config import config_from_dict
+
+    stored = stored_config(path)
+    merged = config_to_dict(base) | {k: stored[k] for k in RENDER_SETTINGS if k in stored}
+    merged.update(source="hdf5", structures_file=str(path), n_structures=0)
+    return config_from_dict(SimulateConfig, merged, where=f"{path}: stored config")
+
+
+def describe_simulator(config: SimulateConfig) -> str:
+    """One line naming the rendering settings: wavelength, grid, K and the profile's ranges."""
+    from xrdnet.simulate import ProfileConfig
+
+    sim = config.simulator
+    profile, default = config_to_dict(sim.profile), config_to_dict(ProfileConfig())
+    changed = {k: v for k, v in profile.items() if default.get(k) != v}
+    shown = ", ".join(f"{k}={v}" for k, v in changed.items()) if changed else "the clean defaults"
+    lo, hi = sim.two_theta_range
+    return (f"{sim.wavelength}, 2θ {lo:g}..{hi:g}° step {sim.step:g}°, K={config.patterns_per_structure}, "
+            f"profile: {shown}")
 
 
 def with_overrides(config: SimulateConfig, **overrides) -> SimulateConfig:

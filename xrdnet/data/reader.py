@@ -41,35 +41,52 @@ class PatternDataset:
             raise h5io.DatasetFileError(f"{self.path}: not a readable HDF5 file ({exc})") from None
         try:
             h5io.check_dataset_file(self.path, self._h5)
-            h5 = self._h5
-            self.attrs = {k: _decode_attr(v) for k, v in h5.attrs.items()}
-            self.two_theta_deg = h5["two_theta_deg"][()].astype(np.float64)
-            self.structure_index = h5["pattern/structure_index"][()]
-            self.pattern_id = h5["pattern/id"][()] if "pattern/id" in h5 else np.arange(len(self.structure_index))
-            self.space_group = h5["structures/space_group"][()].astype(np.int64)
-            self.crystal_system = h5["structures/crystal_system"][()].astype(np.int64)
-            self.split = h5["structures/split"][()]
-            self.split_by_type = h5["structures/split_by_type"][()]
-            self._split_by_compound: np.ndarray | None = None
-            n_rows = h5["patterns"].shape[0]
-            if n_rows != len(self.structure_index):
-                raise h5io.DatasetFileError(
-                    f"{self.path}: /patterns has {n_rows} rows but /pattern/structure_index {len(self.structure_index)}"
-                )
+            with h5io.dataset_errors(self.path, "labels"):
+                self._read_labels()
         except Exception:
             self._h5.close()
             raise
+
+    def _read_labels(self) -> None:
+        h5 = self._h5
+        self.attrs = {k: _decode_attr(v) for k, v in h5.attrs.items()}
+        self.two_theta_deg = h5["two_theta_deg"][()].astype(np.float64)
+        self.structure_index = h5["pattern/structure_index"][()]
+        self.pattern_id = h5["pattern/id"][()] if "pattern/id" in h5 else np.arange(len(self.structure_index))
+        self.space_group = h5["structures/space_group"][()].astype(np.int64)
+        self.crystal_system = h5["structures/crystal_system"][()].astype(np.int64)
+        self.split = h5["structures/split"][()]
+        self.split_by_type = h5["structures/split_by_type"][()]
+        self._split_by_compound: np.ndarray | None = None
+        n_rows = h5["patterns"].shape[0]
+        if n_rows != len(self.structure_index):
+            raise h5io.DatasetFileError(
+                f"{self.path}: /patterns has {n_rows} rows but /pattern/structure_index {len(self.structure_index)}"
+            )
+        if not isinstance(self.attrs.get("config", {}), dict):
+            raise h5io.DatasetFileError(f"{self.path}: its config attribute is not a JSON mapping")
+        if not isinstance(self.attrs.get("generation", {}) or {}, dict):
+            raise h5io.DatasetFileError(f"{self.path}: its generation attribute is not a JSON mapping")
 
     # ------------------------------------------------------------------ basics
     @cached_property
     def formula(self) -> list[str]:
         """``S`` reduced formulas (read on first use: most readers never need them)."""
-        return h5io._strings(self._h5["structures/formula"])
+        return self._strings("structures/formula")
 
     @cached_property
     def source(self) -> list[str]:
         """``S`` source ids such as ``mp_structures:mp-1`` (read on first use)."""
-        return h5io._strings(self._h5["structures/source"])
+        return self._strings("structures/source")
+
+    def _strings(self, name: str) -> list[str]:
+        """``S`` strings of dataset ``name``; ``DatasetFileError`` naming the file when damaged."""
+        with h5io.dataset_errors(self.path, f"/{name}"):
+            values = h5io._strings(self._h5[name])
+        if len(values) != self.n_structures:
+            raise h5io.DatasetFileError(
+                f"{self.path}: /{name} has {len(values)} entries for {self.n_structures} structures")
+        return values
 
     def __enter__(self) -> "PatternDataset":
         return self
@@ -152,10 +169,11 @@ class PatternDataset:
         uniq, inverse = np.unique(rows, return_inverse=True)
         if uniq[0] < 0 or uniq[-1] >= len(self):
             raise IndexError(f"{self.path}: pattern rows must be in 0..{len(self) - 1}")
-        if len(uniq) == uniq[-1] - uniq[0] + 1:  # contiguous: one slice read
-            block = self.patterns[int(uniq[0]) : int(uniq[-1]) + 1]
-        else:
-            block = self.patterns[uniq]
+        with h5io.dataset_errors(self.path, "patterns"):
+            if len(uniq) == uniq[-1] - uniq[0] + 1:  # contiguous: one slice read
+                block = self.patterns[int(uniq[0]) : int(uniq[-1]) + 1]
+            else:
+                block = self.patterns[uniq]
         return block.astype(dtype, copy=False)[inverse]
 
     def records(self, rows: Sequence[int] | np.ndarray | None = None) -> StructureRecords:
@@ -168,11 +186,16 @@ class PatternDataset:
 
     def skipped(self) -> list[tuple[str, str]]:
         """``(path, reason)`` of the files the source skipped."""
-        return h5io.read_skipped(self._h5)
+        with h5io.dataset_errors(self.path, "/skipped"):
+            return h5io.read_skipped(self._h5)
 
     # ------------------------------------------------------------------ summary
     def summary(self) -> dict:
         """Counts per crystal system, space group and split, the grid and the config (``xrdnet info``)."""
+        with h5io.dataset_errors(self.path, "summary"):
+            return self._summary()
+
+    def _summary(self) -> dict:
         per_system = Counter(self.crystal_system.tolist())
         per_group = Counter(self.space_group.tolist())
         splits = {}
@@ -200,7 +223,7 @@ class PatternDataset:
             "crystal_systems": {CRYSTAL_SYSTEMS[i]: int(per_system.get(i, 0)) for i in range(len(CRYSTAL_SYSTEMS))},
             "space_groups": {f"{sg} {space_group_symbol(sg)}": int(n) for sg, n in sorted(per_group.items())},
             "n_space_groups": len(per_group),
-            "n_structure_types": len(set(h5io._strings(self._h5["structures/structure_type"]))),
+            "n_structure_types": len(set(self._strings("structures/structure_type"))),
             "splits_structures": splits,
             "generation": self.attrs.get("generation", {}),
             "n_skipped_files": len(self.skipped()),

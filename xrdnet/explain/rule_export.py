@@ -71,6 +71,9 @@ def tree_to_json(tree, specs: Sequence[FeatureSpec], class_names: dict[int, str]
                 stats = asdict(stats) if not isinstance(stats, dict) else stats
                 entry["held_out"] = {"n": int(stats["n"]), "fidelity": _finite_or_none(stats["fidelity"]),
                                      "accuracy": _finite_or_none(stats["accuracy"])}
+                for key in ("constant_fidelity", "coverage"):
+                    if stats.get(key) is not None:
+                        entry["held_out"][key] = _finite_or_none(stats[key])
         else:
             j = int(t.feature[node])
             entry.update({"leaf": False, "feature": specs[j].name, "feature_index": j,
@@ -371,9 +374,18 @@ def rule_text(rule: Rule) -> str:
     text = f"{rule_conditions_text(rule)} → {rule.class_name}"
     h = rule.held_out
     if h is not None:
-        text += (f" (fidelity {_fmt_score(h['fidelity'])}, accuracy {_fmt_score(h['accuracy'])}, "
-                 f"n = {format_count(h['n'])})")
+        text += f" (fidelity {_fmt_score(h['fidelity'])}"
+        if h.get("constant_fidelity") is not None:
+            text += f" vs constant {_fmt_score(h['constant_fidelity'])}"
+        text += f", accuracy {_fmt_score(h['accuracy'])}"
+        if h.get("coverage") is not None:
+            text += f", coverage {_fmt_pct(h['coverage'])}"
+        text += f", n = {format_count(h['n'])})"
     return text
+
+
+def _fmt_pct(value) -> str:
+    return "–" if value is None or not math.isfinite(value) else f"{100 * value:.1f} %"
 
 
 def _ordered(rules: list[Rule], classes: Sequence[int] | None) -> list[Rule]:
@@ -396,7 +408,8 @@ def _tree_header(tree_json: dict) -> str:
 
 
 RULE_LEGEND = ("Per rule: fidelity = share of the held-out patterns it covers that the model gives the rule's class, "
-               "accuracy = share truly of that class, n = held-out patterns covered.")
+               "constant = the same share for the model's most common answer (what the rule must beat), "
+               "accuracy = share truly of the rule's class, coverage and n = held-out patterns covered.")
 
 
 def _no_rule_note(tree_json: dict, classes: Sequence[int] | None) -> str:
@@ -422,14 +435,15 @@ def _md_escape(text: str) -> str:
 def rules_to_markdown(tree_json: dict, classes: Sequence[int] | None = None, title: str | None = None) -> str:
     """Markdown table of the rules of ``tree_json`` (rule, class, fidelity, accuracy, n)."""
     lines = [f"### {title or tree_json['name']}", "", _md_escape(_tree_header(tree_json)) + ".", "",
-             "| rule | class | fidelity | accuracy | n |", "|---|---|---:|---:|---:|"]
+             "| rule | class | fidelity | constant | accuracy | coverage | n |", "|---|---|---:|---:|---:|---:|---:|"]
     rules = _ordered(tree_rules(tree_json), classes)
     if not rules:
-        lines.append(f"| {_no_rule_note(tree_json, classes)} | | | | |")
+        lines.append(f"| {_no_rule_note(tree_json, classes)} | | | | | | |")
     for r in rules:
         h = r.held_out or {}
         lines.append(f"| {_md_escape(rule_conditions_text(r))} | {_md_escape(r.class_name)} | "
-                     f"{_fmt_score(h.get('fidelity'))} | {_fmt_score(h.get('accuracy'))} | "
+                     f"{_fmt_score(h.get('fidelity'))} | {_fmt_score(h.get('constant_fidelity'))} | "
+                     f"{_fmt_score(h.get('accuracy'))} | {_fmt_pct(h.get('coverage'))} | "
                      f"{format_count(h.get('n') or 0)} |")
     lines += ["", _md_escape(RULE_LEGEND), ""]
     return "\n".join(lines)
@@ -451,18 +465,20 @@ def rules_to_latex(tree_json: dict, classes: Sequence[int] | None = None, captio
                           f"{tree_json['depth']}) fitted to the model's predictions. Held-out fidelity "
                           f"{_fmt_score(h.get('fidelity'), 3)}, accuracy {_fmt_score(h.get('accuracy'), 3)}, "
                           f"$n = {format_count(h.get('n') or 0, 'latex')}$. Per rule: fidelity = share of the "
-                          "held-out patterns it covers that the model assigns to its class, accuracy = "
+                          "held-out patterns it covers that the model assigns to its class, constant = the "
+                          "same share for the model's most common answer, accuracy = "
                           "share truly of that class, $n$ = patterns covered.")
-    lines = [r"\begin{table}[htbp]", r"\centering", r"\small", r"\begin{tabular}{p{0.55\linewidth}lrrr}", r"\toprule",
-             r"Rule & Class & Fidelity & Accuracy & $n$ \\", r"\midrule"]
+    lines = [r"\begin{table}[htbp]", r"\centering", r"\small", r"\begin{tabular}{p{0.45\linewidth}lrrrr}", r"\toprule",
+             r"Rule & Class & Fidelity & Constant & Accuracy & $n$ \\", r"\midrule"]
     rules = _ordered(tree_rules(tree_json), classes)
     if not rules:
-        lines.append(rf"\multicolumn{{5}}{{l}}{{{_latex_escape(_no_rule_note(tree_json, classes))}}} \\")
+        lines.append(rf"\multicolumn{{6}}{{l}}{{{_latex_escape(_no_rule_note(tree_json, classes))}}} \\")
     for r in rules:
         s = r.held_out or {}
-        fidelity, accuracy = (_fmt_score(s.get(k)).replace("–", "--") for k in ("fidelity", "accuracy"))
+        fidelity, constant, accuracy = (_fmt_score(s.get(k)).replace("–", "--")
+                                        for k in ("fidelity", "constant_fidelity", "accuracy"))
         lines.append(f"{rule_conditions_text(r, 'latex')} & {_latex_escape(r.class_name)} & "
-                     f"{fidelity} & {accuracy} & "
+                     f"{fidelity} & {constant} & {accuracy} & "
                      f"{format_count(s.get('n') or 0, 'latex')} \\\\")
     lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{caption}}}"]
     if label:
@@ -501,7 +517,7 @@ def one_line_rule(tree_json: dict, positive: int = 1) -> dict:
 # --------------------------------------------------------------------------- depth sweep tables
 
 SWEEP_COLUMNS = ("model", "depth", "actual_depth", "leaves", "fidelity", "accuracy", "n", "baseline_fidelity",
-                 "fit_fidelity")
+                 "fit_fidelity", "balanced_fidelity")
 
 
 def write_sweep_csv(rows: Sequence[dict], path: str | Path) -> Path:
@@ -516,12 +532,12 @@ def write_sweep_csv(rows: Sequence[dict], path: str | Path) -> Path:
 
 def sweep_to_markdown(rows: Sequence[dict]) -> str:
     """Markdown table of ``depth_sweep`` rows: pick the shallowest tree whose fidelity is good enough."""
-    lines = ["| model | depth | leaves | fidelity | accuracy | n | fidelity of constant | fit fidelity |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| model | depth | leaves | fidelity | fidelity of constant | balanced fidelity | accuracy | n "
+             "| fit fidelity |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {_md_escape(r['model'])} | {r['depth']} | {r['leaves']} | {_fmt_score(r['fidelity'], 3)} | "
-                     f"{_fmt_score(r['accuracy'], 3)} | {format_count(r['n'])} | "
-                     f"{_fmt_score(r.get('baseline_fidelity'), 3)} | {_fmt_score(r.get('fit_fidelity'), 3)} |")
+                     f"{_fmt_score(r.get('baseline_fidelity'), 3)} | {_fmt_score(r.get('balanced_fidelity'), 3)} | "
+                     f"{_fmt_score(r['accuracy'], 3)} | {format_count(r['n'])} | {_fmt_score(r.get('fit_fidelity'), 3)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -583,3 +599,162 @@ def describe_path(tree_json: dict, pattern: np.ndarray, two_theta_deg: np.ndarra
         if rule_covers(rule, X)[0]:
             return rule_text(rule)
     raise ValueError("no rule of the tree covers this pattern (a malformed tree JSON?)")
+
+
+# --------------------------------------------------------------------------- headline rule
+
+
+def headline_rule(candidates: Sequence[tuple[str, Rule, int]], X: np.ndarray, model_label, true_label,
+                  class_names: dict[int, str]) -> dict:
+    """The one rule worth a headline: the largest fidelity gain over the constant answer, held out.
+
+    ``candidates`` are ``(tree name, rule, class)`` with ``class`` in the label space of
+    ``model_label [P]`` / ``true_label [P]`` (a one-vs-rest leaf's positive class mapped back to
+    its system); ``X [P, F]`` holds the held-out features in the rules' columns. Each rule is
+    read as the classifier "rule true → its class, otherwise the constant", where the constant is
+    the model's most common answer; outside the rule both agree, so its gain in fidelity over the
+    constant is coverage × (fidelity on its leaf − the constant's fidelity on the same patterns).
+
+    Returns ``text``, ``rule``, ``class_name``, ``tree``, the leaf's own ``fidelity``,
+    ``constant_fidelity``, ``accuracy``, ``coverage`` and ``n``, the whole reading's
+    ``reading_fidelity`` / ``constant_reading_fidelity`` / ``gain``, and ``balanced_fidelity`` (of
+    "class vs rest" against the model's "class vs rest"). With no rule above the constant the
+    text says so and ``beats_constant`` is False.
+    """
+    from xrdnet.explain.surrogate import balanced_agreement, constant_label
+
+    model_label = np.asarray(model_label, dtype=np.int64)
+    true_label = np.asarray(true_label, dtype=np.int64)
+    constant = constant_label(model_label)
+    constant_name = class_names.get(constant, str(constant))
+    base = float(np.mean(model_label == constant))
+    best = None
+    for index, (tree_name, rule, label) in enumerate(candidates):
+        if label == constant:
+            continue  # answering the constant on a leaf gains nothing over the constant
+        covered = rule_covers(rule, X)
+        n = int(covered.sum())
+        if n == 0:
+            continue
+        fidelity = float(np.mean(model_label[covered] == label))
+        constant_fidelity = float(np.mean(model_label[covered] == constant))
+        coverage = n / len(X)
+        gain = coverage * (fidelity - constant_fidelity)
+        key = (round(gain, 12), -len(rule.conditions), fidelity)
+        if best is None or key > best[0]:
+            best = (key, index, tree_name, rule, label, covered, n, fidelity, constant_fidelity, coverage, gain)
+    if best is None or best[-1] <= 0:
+        return {"beats_constant": False, "constant_class_name": constant_name, "constant_fidelity": base,
+                "text": f"no rule beats always answering “{constant_name}” (held-out fidelity {base:.2f})"}
+    _, index, tree_name, rule, label, covered, n, fidelity, constant_fidelity, coverage, gain = best
+    binary_rule, binary_model = covered.astype(np.int64), (model_label == label).astype(np.int64)
+    accuracy = float(np.mean(true_label[covered] == label))
+    name = class_names.get(label, str(label))
+    text = (f"{rule_conditions_text(rule)} → {name} (fidelity {fidelity:.2f} vs {constant_fidelity:.2f} for always "
+            f"“{constant_name}”, accuracy {accuracy:.2f}, coverage {_fmt_pct(coverage)}, n = {format_count(n)})")
+    return {"beats_constant": True, "text": text, "rule": rule_conditions_text(rule), "class_name": name,
+            "label": int(label), "candidate": index,
+            "tree": tree_name, "fidelity": fidelity, "constant_fidelity": constant_fidelity, "accuracy": accuracy,
+            "coverage": coverage, "n": n, "gain": gain, "reading_fidelity": base + gain,
+            "constant_reading_fidelity": base, "constant_class_name": constant_name,
+            "balanced_fidelity": balanced_agreement(binary_rule, binary_model),
+            "scope": "fidelity, constant_fidelity, accuracy, n: the held-out patterns the rule covers; "
+                     "reading_fidelity: 'rule → class, else the constant' on all held-out patterns"}
+
+
+# --------------------------------------------------------------------------- column-width rule figure
+
+COLUMN_WIDTH_MM = 85.0
+"""A journal's single column: the rule figure is drawn at this width and stays legible there."""
+FIGURE_FONT_PT = 6.5
+"""Smallest type in the rule figure: most journals ask for 5-7 pt at print size."""
+_MM_PER_INCH = 25.4
+
+
+def rules_figure(tree_json: dict, paths: Sequence[str | Path], title: str | None = None,
+                 wrap_chars: int = 40) -> list[Path]:
+    """The rules of a (shallow) tree as a column-width figure: one row per leaf, saved to every path.
+
+    Each row reads "conditions → class" (units in every threshold, wrapped at ``wrap_chars``) with a
+    bar of the leaf's held-out fidelity, a black tick at the constant's fidelity on the same
+    patterns (the model's commonest answer: a bar short of its tick is a rule not worth citing)
+    and the coverage. The figure is ``COLUMN_WIDTH_MM`` wide at ``FIGURE_FONT_PT``; PNG at 300 dpi,
+    SVG/PDF as vectors (format from each suffix).
+    """
+    import textwrap
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rules = _ordered(tree_rules(tree_json), None)
+    rows = []
+    for r in rules:
+        text = textwrap.wrap(f"{rule_conditions_text(r)} → {r.class_name}", wrap_chars) or ["always"]
+        rows.append((r, text))
+    n_lines = sum(len(t) for _, t in rows)
+    line_in = FIGURE_FONT_PT * 1.35 / 72.0
+    width_in = COLUMN_WIDTH_MM / _MM_PER_INCH
+    header_in = 0.42 if title else 0.22
+    height_in = header_in + 0.3 + line_in * n_lines + 0.05 * len(rows)
+    fig = plt.figure(figsize=(width_in, height_in))
+    text_ax = fig.add_axes((0.0, 0.0, 0.64, 1.0))
+    bar_ax = fig.add_axes((0.655, 0.3 / height_in, 0.235, 1.0 - (header_in + 0.3) / height_in))
+    text_ax.axis("off")
+    total = height_in - header_in - 0.3
+    y = 1.0 - header_in / height_in
+    centres, blocks, fid, const, cov, colours = [], [], [], [], [], []
+    cmap = plt.get_cmap("tab10")
+    class_order = sorted({r.label for r, _ in rows})
+    for r, text in rows:
+        block = (line_in * len(text) + 0.05 * 1) / height_in
+        text_ax.text(0.02, y - 0.025 / height_in, "\n".join(text), fontsize=FIGURE_FONT_PT, va="top", ha="left",
+                     linespacing=1.15, transform=text_ax.transAxes)
+        centres.append(y - block / 2)
+        blocks.append(block)
+        h = r.held_out or {}
+        fid.append(h.get("fidelity") or 0.0)
+        const.append(h.get("constant_fidelity"))
+        cov.append(h.get("coverage"))
+        colours.append(cmap(class_order.index(r.label) % 10))
+        y -= block
+    # Bars share the rows' vertical positions (figure fraction -> bar-axes fraction).
+    bottom, top = 0.3 / height_in, 1.0 - header_in / height_in
+    pos = [(c - bottom) / (top - bottom) for c in centres]
+    # Every bar as tall as the smallest row allows, so bars of neighbouring rows never touch.
+    bar_h = 0.6 * min(blocks, default=0.1) / (top - bottom)
+    bar_ax.barh(pos, fid, height=bar_h, color=colours, alpha=0.85)
+    for p, c, v in zip(pos, const, cov):
+        if c is not None:
+            bar_ax.plot([c, c], [p - bar_h / 1.6, p + bar_h / 1.6], color="black", lw=0.9)
+        if v is not None:
+            bar_ax.text(1.02, p, f"{100 * v:.0f}%", fontsize=FIGURE_FONT_PT - 1, va="center", ha="left",
+                        transform=bar_ax.get_yaxis_transform(), clip_on=False)
+    bar_ax.set_xlim(0, 1)
+    bar_ax.set_ylim(0, 1)
+    bar_ax.set_yticks([])
+    bar_ax.set_xticks([0, 0.5, 1])
+    bar_ax.tick_params(labelsize=FIGURE_FONT_PT - 1, length=2, pad=1)
+    bar_ax.set_xlabel("leaf fidelity (| = constant)", fontsize=FIGURE_FONT_PT - 0.5, labelpad=1)
+    bar_ax.text(1.02, 1.0, "coverage", fontsize=FIGURE_FONT_PT - 1.5, va="bottom", ha="left",
+                transform=bar_ax.transAxes, clip_on=False)
+    for side in ("top", "right", "left"):
+        bar_ax.spines[side].set_visible(False)
+    h = tree_json.get("held_out") or {}
+    head = title or (f"{tree_json['name']}, depth {tree_json['depth']}: held-out fidelity "
+                     f"{_fmt_score(h.get('fidelity'))} (constant {_fmt_score(h.get('baseline_fidelity'))})")
+    fig.text(0.01, 1.0 - 0.04 / height_in, "\n".join(textwrap.wrap(head, 62)), fontsize=FIGURE_FONT_PT,
+             va="top", ha="left", weight="bold")
+    written = []
+    # Text stays text in SVG/PDF (editable, searchable), as journals' production staff prefer.
+    with matplotlib.rc_context({"svg.fonttype": "none", "pdf.fonttype": 42, "svg.hashsalt": "xrdnet"}):
+        for path in paths:
+            path = Path(path)
+            suffix = path.suffix.lower()
+            # No creation date in the file: the same rules give the same bytes (reproducible exports).
+            metadata = {"Date": None} if suffix == ".svg" else {"CreationDate": None} if suffix == ".pdf" else None
+            fig.savefig(path, dpi=300 if suffix == ".png" else None, metadata=metadata)
+            written.append(path)
+    plt.close(fig)
+    return written

@@ -122,11 +122,18 @@ class SplitData:
 
 @dataclass(frozen=True)
 class LeafStats:
-    """Held-out patterns reaching one leaf and how often its class agrees with the model / the truth."""
+    """Held-out patterns reaching one leaf and how often its class agrees with the model / the truth.
+
+    ``constant_fidelity`` is what always giving the model's most common answer (over the whole
+    held-out split) scores on the same patterns: the leaf's rule is worth citing only above it.
+    ``coverage`` is n over all held-out patterns.
+    """
 
     n: int
     fidelity: float
     accuracy: float
+    constant_fidelity: float = float("nan")
+    coverage: float = float("nan")
 
 
 @dataclass
@@ -161,18 +168,42 @@ class FittedSurrogate:
         return int(self.tree.get_n_leaves())
 
 
-def scores(tree, data: SplitData) -> dict:
-    """``{"fidelity", "accuracy", "n", "baseline_fidelity"}`` of ``tree`` on ``data`` (NaN when empty).
+def balanced_agreement(predicted, reference) -> float:
+    """Mean over the classes of ``reference [P]`` of the share of its rows ``predicted [P]`` matches.
 
-    ``baseline_fidelity`` is the fidelity of always answering the model's most common label: the
-    number a useful rule has to beat (for cubic vs rest it is already about 0.9).
+    Against the model's labels this is the balanced fidelity: a tree that always answers the
+    model's commonest class scores 1 / (number of classes), however common that class is.
+    """
+    predicted = _labels_1d(predicted, "predicted")
+    reference = _labels_1d(reference, "reference", len(predicted))
+    if len(reference) == 0:
+        return float("nan")
+    return float(np.mean([np.mean(predicted[reference == c] == c) for c in np.unique(reference)]))
+
+
+def constant_label(labels) -> int:
+    """The most common label of ``labels [P]`` (the smallest on a tie): the constant answer rules face."""
+    values, counts = np.unique(_labels_1d(labels, "labels"), return_counts=True)
+    return int(values[np.argmax(counts)])
+
+
+def scores(tree, data: SplitData) -> dict:
+    """Scores of ``tree`` on ``data`` (NaN when empty): ``fidelity``, ``accuracy``, ``n``,
+    ``baseline_fidelity``, ``balanced_fidelity``, ``balanced_accuracy`` and ``constant_class``.
+
+    ``baseline_fidelity`` is the fidelity of always answering the model's most common label
+    (``constant_class``): the number a useful rule has to beat (for cubic vs rest it is already
+    about 0.9). The balanced scores average over classes, so the constant scores 1/k on them.
     """
     if len(data) == 0:
-        return {"fidelity": float("nan"), "accuracy": float("nan"), "n": 0, "baseline_fidelity": float("nan")}
+        return {"fidelity": float("nan"), "accuracy": float("nan"), "n": 0, "baseline_fidelity": float("nan"),
+                "balanced_fidelity": float("nan"), "balanced_accuracy": float("nan"), "constant_class": None}
     predicted = tree.predict(data.X)
-    _, counts = np.unique(data.model_label, return_counts=True)
+    constant = constant_label(data.model_label)
     return {"fidelity": agreement(predicted, data.model_label), "accuracy": agreement(predicted, data.true_label),
-            "n": len(data), "baseline_fidelity": float(counts.max() / len(data))}
+            "n": len(data), "baseline_fidelity": float(np.mean(data.model_label == constant)),
+            "balanced_fidelity": balanced_agreement(predicted, data.model_label),
+            "balanced_accuracy": balanced_agreement(predicted, data.true_label), "constant_class": constant}
 
 
 def leaf_statistics(tree, data: SplitData) -> dict[int, LeafStats]:
@@ -181,15 +212,19 @@ def leaf_statistics(tree, data: SplitData) -> dict[int, LeafStats]:
     leaf_ids = np.flatnonzero(t.children_left == -1)
     reached = tree.apply(data.X) if len(data) else np.zeros(0, dtype=np.int64)
     leaf_class = tree.classes_[np.argmax(t.value[:, 0, :], axis=1)]
+    constant = constant_label(data.model_label) if len(data) else None
     stats = {}
     for node in leaf_ids:
         here = reached == node
         n = int(here.sum())
         cls = leaf_class[node]
+        nan = float("nan")
         stats[int(node)] = LeafStats(
             n,
-            float(np.mean(data.model_label[here] == cls)) if n else float("nan"),
-            float(np.mean(data.true_label[here] == cls)) if n else float("nan"),
+            float(np.mean(data.model_label[here] == cls)) if n else nan,
+            float(np.mean(data.true_label[here] == cls)) if n else nan,
+            float(np.mean(data.model_label[here] == constant)) if n else nan,
+            n / len(data) if len(data) else nan,
         )
     return stats
 
@@ -262,5 +297,5 @@ def depth_sweep(name: str, fit: SplitData, held_out: SplitData, specs: Sequence[
         rows.append({"model": name, "depth": int(depth), "actual_depth": s.depth, "leaves": s.n_leaves,
                      "fidelity": s.held_out["fidelity"], "accuracy": s.held_out["accuracy"],
                      "n": s.held_out["n"], "baseline_fidelity": s.held_out["baseline_fidelity"],
-                     "fit_fidelity": s.fit["fidelity"]})
+                     "balanced_fidelity": s.held_out["balanced_fidelity"], "fit_fidelity": s.fit["fidelity"]})
     return rows, trees

@@ -27,7 +27,7 @@ from xrdnet.explain.rule_export import (
 from xrdnet.explain.surrogate import CUBIC
 from xrdnet.features import FeatureSpec
 
-FEATURE_SETS = ("suzuki", "all")
+FEATURE_SETS = ("suzuki", "n_peaks", "all")
 PUBLISHED = {"rule": "number of peaks ≤ 28.5 → cubic", "accuracy": 0.831,
              "reference": "Suzuki et al. 2020, Sci. Rep. 10, 21790"}
 
@@ -41,13 +41,14 @@ class SuzukiConfig:
         n_folds: stratified cross-validation folds (theirs: 10); lowered to the size of the
             smaller class when a tiny data set has fewer patterns than folds.
         feature_sets: ``suzuki`` = Q of the first peaks and the number of peaks (their inputs);
-            ``all`` = every interpretable feature.
+            ``n_peaks`` = the number of peaks alone (the feature of their published rule, so its
+            threshold can be compared with 28.5); ``all`` = every interpretable feature.
         seed: seeds the non-cubic sample, the fold assignment and the trees.
     """
 
     depths: tuple[int, ...] = (1, 2)
     n_folds: int = 10
-    feature_sets: tuple[str, ...] = ("suzuki", "all")
+    feature_sets: tuple[str, ...] = ("suzuki", "n_peaks", "all")
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -61,9 +62,15 @@ class SuzukiConfig:
 
 
 def feature_columns(specs: Sequence[FeatureSpec], feature_set: str) -> list[int]:
-    """Columns of ``specs`` in ``feature_set``: ``suzuki`` = ``q{i}_inv_angstrom`` and ``n_peaks``; ``all``."""
+    """Columns of ``specs`` in ``feature_set``: ``suzuki`` = ``q{i}_inv_angstrom`` and ``n_peaks``;
+    ``n_peaks`` = that column alone; ``all``."""
     if feature_set == "all":
         return list(range(len(specs)))
+    if feature_set == "n_peaks":
+        cols = [j for j, s in enumerate(specs) if s.name == "n_peaks"]
+        if not cols:
+            raise ValueError("the n_peaks feature set needs an n_peaks column")
+        return cols
     if feature_set != "suzuki":
         raise ValueError(f"feature_set must be one of {FEATURE_SETS}, got {feature_set!r}")
     cols = [j for j, s in enumerate(specs)
@@ -88,15 +95,18 @@ def balanced_sample(crystal_system: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 def suzuki_experiment(X: np.ndarray, specs: Sequence[FeatureSpec], crystal_system: np.ndarray,
-                      config: SuzukiConfig = SuzukiConfig()) -> dict:
+                      config: SuzukiConfig = SuzukiConfig(), groups: Sequence[str] | None = None) -> dict:
     """Run the experiment on features ``X [P, F]`` (columns ``specs``) with true ``crystal_system [P]``.
 
     For each feature set and depth: stratified k-fold accuracy (mean, std and per fold, with each
-    fold's root split) and a tree fitted to the whole balanced sample, whose root threshold is
+    fold's root split and the spread of the root thresholds that test the same feature as the
+    whole-sample tree) and a tree fitted to the whole balanced sample, whose root threshold is
     reported raw (as the paper does: 28.5) and in units ("number of peaks ≤ 28"), with its rules.
-    Raises ValueError when there are fewer than 2 cubic or 2 non-cubic patterns.
+    ``groups [P]`` (e.g. compound keys) keeps every group inside one fold
+    (``StratifiedGroupKFold``): patterns of one compound in the training and the test folds would
+    flatter the score. Raises ValueError when there are fewer than 2 cubic or 2 non-cubic patterns.
     """
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
     from sklearn.tree import DecisionTreeClassifier
 
     X = np.asarray(X, dtype=np.float64)
@@ -112,19 +122,33 @@ def suzuki_experiment(X: np.ndarray, specs: Sequence[FeatureSpec], crystal_syste
         raise ValueError(f"the Suzuki experiment needs at least 2 cubic and 2 non-cubic patterns, got "
                          f"{int(np.sum(cs == CUBIC))} cubic and {int(np.sum(cs != CUBIC))} non-cubic")
     n_folds = min(config.n_folds, n_per_class)
+    group_of = None
+    if groups is not None:
+        groups = np.asarray(groups, dtype=object)
+        if len(groups) != len(cs):
+            raise ValueError(f"groups has {len(groups)} entries, expected one per row of X ({len(cs)})")
+        group_of = groups[rows]
+        n_groups = len(set(group_of.tolist()))
+        if n_groups < 2 * n_folds or any(g in (None, "") for g in group_of.tolist()):
+            group_of = None  # too few (or unknown) groups to group by: plain stratified folds
     names = {0: "not cubic", 1: "cubic"}
     result = {
         "published": PUBLISHED, "labels": "true crystal systems (not the model's predictions)",
         "n_cubic_available": int(np.sum(cs == CUBIC)), "n_non_cubic_available": int(np.sum(cs != CUBIC)),
-        "n_per_class": n_per_class, "n_folds": n_folds, "seed": config.seed, "experiments": [],
+        "n_per_class": n_per_class, "n_folds": n_folds, "seed": config.seed,
+        "folds_grouped_by": "compound" if group_of is not None else None, "experiments": [],
     }
     for feature_set in config.feature_sets:
         cols = feature_columns(specs, feature_set)
         sub_specs, Xs = [specs[j] for j in cols], X[rows][:, cols]
         for depth in config.depths:
-            folds = StratifiedKFold(n_folds, shuffle=True, random_state=config.seed)
+            if group_of is not None:
+                splitter = StratifiedGroupKFold(n_folds, shuffle=True, random_state=config.seed)
+                fold_iter = splitter.split(Xs, y, group_of)
+            else:
+                fold_iter = StratifiedKFold(n_folds, shuffle=True, random_state=config.seed).split(Xs, y)
             accuracies, roots = [], []
-            for train_idx, test_idx in folds.split(Xs, y):
+            for train_idx, test_idx in fold_iter:
                 tree = DecisionTreeClassifier(max_depth=depth, random_state=config.seed)
                 tree.fit(Xs[train_idx], y[train_idx])
                 accuracies.append(float(np.mean(tree.predict(Xs[test_idx]) == y[test_idx])))
@@ -134,7 +158,16 @@ def suzuki_experiment(X: np.ndarray, specs: Sequence[FeatureSpec], crystal_syste
             tree_json = tree_to_json(full, sub_specs, names, f"suzuki {feature_set} depth {depth}", leaves=leaves,
                                      settings={"max_depth": depth, "seed": config.seed})
             root = _root(full, sub_specs)
+            same = [r["threshold"] for r in roots
+                    if r and root and r["feature"] == root["feature"] and r["threshold"] is not None]
+            stability = {"feature": root["feature"] if root else None, "folds_with_same_root_feature": len(same),
+                         "n_folds": len(roots),
+                         "threshold_mean": float(np.mean(same)) if same else None,
+                         "threshold_std": float(np.std(same)) if same else None,
+                         "threshold_min": float(np.min(same)) if same else None,
+                         "threshold_max": float(np.max(same)) if same else None}
             result["experiments"].append({
+                "threshold_stability": stability,
                 "feature_set": feature_set, "depth": depth,
                 "cv_accuracy_mean": float(np.mean(accuracies)), "cv_accuracy_std": float(np.std(accuracies)),
                 "fold_accuracies": accuracies, "fold_roots": roots, "root": root,
@@ -186,18 +219,24 @@ def suzuki_to_markdown(result: dict) -> str:
         f"True labels; all cubic patterns and an equal random sample of non-cubic ones: "
         f"{format_count(result['n_per_class'])} + {format_count(result['n_per_class'])} "
         f"(of {format_count(result['n_cubic_available'])} cubic, {format_count(result['n_non_cubic_available'])} "
-        f"non-cubic); {result['n_folds']}-fold stratified cross-validation, seed {result['seed']}. "
+        f"non-cubic); {result['n_folds']}-fold stratified cross-validation"
+        f"{' grouped by ' + result['folds_grouped_by'] if result.get('folds_grouped_by') else ''}, seed {result['seed']}. "
         f"Published: \"{pub['rule']}\", {pub['accuracy']:.1%} ({pub['reference']}).", "",
-        "| features | depth | root split (threshold) | CV accuracy | folds with the same root feature |",
-        "|---|---:|---|---:|---:|",
+        "| features | depth | root split (threshold) | CV accuracy | published | folds with the same root feature "
+        "| root threshold over those folds |",
+        "|---|---:|---|---:|---:|---:|---|",
     ]
     for e in result["experiments"]:
         root = e["root"]
         same = sum(1 for r in e["fold_roots"] if r and root and r["feature"] == root["feature"])
         shown = "no split" if not root else root["text"] if root["threshold"] is None \
             else f"{root['text']} ({root['threshold']:g})"
+        st = e.get("threshold_stability") or {}
+        spread = "–" if st.get("threshold_mean") is None else \
+            f"{st['threshold_mean']:.4g} ± {st['threshold_std']:.2g} ({st['threshold_min']:.4g}–{st['threshold_max']:.4g})"
         lines.append(f"| {e['feature_set']} | {e['depth']} | {shown} | "
-                     f"{e['cv_accuracy_mean']:.1%} ± {e['cv_accuracy_std']:.1%} | {same}/{len(e['fold_roots'])} |")
+                     f"{e['cv_accuracy_mean']:.1%} ± {e['cv_accuracy_std']:.1%} | {pub['accuracy']:.1%} | "
+                     f"{same}/{len(e['fold_roots'])} | {spread} |")
     lines.append("")
     for e in result["experiments"]:
         lines += [f"Rules, {e['feature_set']} features, depth {e['depth']} (fitted on the whole sample; "

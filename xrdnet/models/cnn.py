@@ -159,6 +159,9 @@ class CNNClassifier(L.LightningModule):
         # weight under ``net._orig_mod.``; such checkpoints load too.
         state = {k.replace("._orig_mod.", "."): v for k, v in ckpt["state_dict"].items()}
         model.load_state_dict(state)
+        # xrdnet version, precision and the data the model was trained on (``xrdnet train`` writes
+        # them; None for checkpoints made before they were stored).
+        model.provenance = ckpt.get("xrdnet")
         return model.eval()
 
     def forward(self, pattern: torch.Tensor) -> torch.Tensor:

@@ -347,6 +347,7 @@ class ForestModel:
             "n_features": self.n_features_,
             "feature_names": list(self.feature_names_),
             "fit_seconds": self.fit_seconds,
+            "provenance": getattr(self, "provenance", None),  # data the forest was fitted on (xrdnet train)
         }
         path = folder / MODEL_FILE
         joblib.dump(state, path, compress=3)
@@ -378,4 +379,6 @@ class ForestModel:
         model.n_features_ = state["n_features"]
         model.feature_names_ = tuple(state["feature_names"])
         model.fit_seconds = state["fit_seconds"]
+        model.provenance = state.get("provenance")  # absent in files written before it was stored
+        model.xrdnet_version = state.get("xrdnet_version")
         return model

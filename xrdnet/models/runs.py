@@ -54,6 +54,24 @@ class LoadedRun:
             return np.asarray(self.model.hparams["two_theta_deg"], dtype=np.float64)
         return None
 
+    @property
+    def grid_two_theta_deg(self) -> np.ndarray | None:
+        """The 2θ grid of the patterns the model was trained on (CNN: its input; forest: its training data)."""
+        if self.kind == "cnn":
+            return self.two_theta_deg
+        grid = getattr(self.model, "two_theta_deg_", None)
+        return None if grid is None else np.asarray(grid, dtype=np.float64)
+
+    @property
+    def wavelength_angstrom(self) -> float:
+        """The wavelength (Kα1 for a Kα source) of the training patterns' 2θ grid."""
+        if self.kind == "cnn":
+            hp = self.model.hparams
+            attrs = hp.get("data_attrs") or {}
+            return float(hp.get("wavelength_angstrom") or attrs.get("kalpha1_angstrom") or 1.5406)
+        lam = getattr(self.model, "wavelength_angstrom_", None)
+        return float(lam) if lam else 1.5406
+
     def predict(self, patterns: np.ndarray, two_theta_deg: np.ndarray, wavelength_angstrom: float,
                 batch_size: int = 512) -> Prediction:
         """Predictions for ``[P, G]`` patterns sampled on ``two_theta_deg`` at ``wavelength_angstrom``.

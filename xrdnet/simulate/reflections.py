@@ -34,11 +34,41 @@ class Reflections:
         hkl: ``[B, H, 3]`` int64 Miller indices (0 on padding).
         g_inv_angstrom: ``[B, H]`` float64 |g| = 1/d in Å⁻¹ (0 on padding).
         mask: ``[B, H]`` bool, True on real reflections.
+        hexagonal: ``[B]`` bool, cells pymatgen's ``Lattice.is_hexagonal()`` accepts (its XRD labels
+            then group reflections by the four Miller-Bravais indices); None = none of them.
     """
 
     hkl: torch.Tensor
     g_inv_angstrom: torch.Tensor
     mask: torch.Tensor
+    hexagonal: torch.Tensor | None = None
+
+
+def is_hexagonal(lattice: torch.Tensor, angle_tol_deg: float = 5.0, length_tol: float = 0.01) -> torch.Tensor:
+    """``[B]`` bool: pymatgen's ``Lattice.is_hexagonal(hex_angle_tol=5, hex_length_tol=0.01)`` for each cell.
+
+    Two angles within ``angle_tol_deg`` of 90°, one within it of 60° or 120°, and the lengths at the
+    two right angles' positions equal within ``length_tol`` Å (pymatgen compares those two).
+    """
+    lattice = lattice.to(torch.float64)
+    lengths = torch.linalg.norm(lattice, dim=-1)  # [B, 3] a, b, c
+    pairs = ((1, 2), (0, 2), (0, 1))  # alpha = angle(b, c), beta = angle(a, c), gamma = angle(a, b)
+    angles = torch.stack(
+        [
+            torch.rad2deg(torch.arccos(torch.clamp(
+                (lattice[:, i] * lattice[:, j]).sum(-1) / (lengths[:, i] * lengths[:, j]), -1.0, 1.0)))
+            for i, j in pairs
+        ],
+        dim=-1,
+    )  # [B, 3]
+    right = (angles - 90.0).abs() <= angle_tol_deg
+    hexa = ((angles - 60.0).abs() <= angle_tol_deg) | ((angles - 120.0).abs() <= angle_tol_deg)
+    # With exactly two right angles, the odd one out is the index that is not right.
+    odd = torch.argmin(right.to(torch.int64), dim=-1)  # [B]
+    first = torch.where(odd == 0, 1, 0)
+    second = torch.where(odd == 2, 1, 2)
+    gap = (lengths.gather(1, first[:, None]) - lengths.gather(1, second[:, None])).abs()[:, 0]
+    return (right.sum(-1) == 2) & (hexa.sum(-1) == 1) & (gap <= length_tol)
 
 
 def reciprocal_lattice(lattice: torch.Tensor) -> torch.Tensor:
@@ -110,4 +140,4 @@ def enumerate_reflections(lattice: torch.Tensor, g_min: float, g_max: float) -> 
     out_hkl[owner, pos] = hkl
     out_g[owner, pos] = torch.sqrt(g2)
     out_mask[owner, pos] = True
-    return Reflections(out_hkl, out_g, out_mask)
+    return Reflections(out_hkl, out_g, out_mask, is_hexagonal(lattice))

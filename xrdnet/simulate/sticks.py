@@ -12,6 +12,13 @@ Reflections whose 2θ round to the same multiple of 1e-5° are summed into one p
 ``TWO_THETA_TOL``), peaks at or below 1e-5 of the strongest are dropped (``SCALED_INTENSITY_TOL``)
 and the rest are scaled so the strongest is 100.
 
+Labels are the ones pymatgen prints: a peak's reflections, in pymatgen's order (|g|, then -h, -k,
+-l), each followed by its Friedel mate -h, are grouped into families of permuted absolute indices
+(``get_unique_families``; four Miller-Bravais indices h, k, i = -h-k, l on cells pymatgen calls
+hexagonal), each named by its largest member in tuple order. ``PeakList.hkl`` is the name of the
+first family (NaCl: (1 1 1), (2 2 0)); ``PeakList.families()`` gives all of them with multiplicities.
+On hexagonal cells the label is (h, k, l) of pymatgen's (h, k, i, l).
+
 Batched form: slots sharing (Z, B) within a structure are grouped into "species slots" S, so the
 form factors are evaluated on ``[B, H, S]`` (S is a handful) and the phase sums become one batched
 matrix product ``[B, H, N] @ [B, N, S]``. h·x is reduced modulo 1 in float64 before the 2π
@@ -47,16 +54,47 @@ class PeakList:
         two_theta_deg: ``[M]`` peak positions.
         intensity: ``[M]`` intensities, strongest = 100.
         d_angstrom: ``[M]`` d-spacings.
-        hkl: ``[M, 3]`` one representative Miller index of each peak.
+        hkl: ``[M, 3]`` the Miller index pymatgen labels each peak with (its first family).
+        reflection_hkl, reflection_peak: ``[R, 3]`` and ``[R]``, the half-space reflections of the
+            kept peaks and the peak each belongs to (for ``families``; None when not kept).
+        hexagonal: whether families use the four Miller-Bravais indices (pymatgen's hexagonal test).
     """
 
     two_theta_deg: np.ndarray
     intensity: np.ndarray
     d_angstrom: np.ndarray
     hkl: np.ndarray
+    reflection_hkl: np.ndarray | None = None
+    reflection_peak: np.ndarray | None = None
+    hexagonal: bool = False
 
     def __len__(self) -> int:
         return len(self.two_theta_deg)
+
+    def families(self) -> list[dict[tuple[int, int, int], int]]:
+        """Per peak, pymatgen's ``get_unique_families`` of its reflections: ``{(h, k, l): multiplicity}``.
+
+        The first family is the one named by ``hkl``; multiplicities count the Friedel mates, as
+        pymatgen does. Hexagonal labels are (h, k, l) of pymatgen's (h, k, i, l).
+        """
+        if self.reflection_hkl is None or self.reflection_peak is None:
+            raise ValueError("this PeakList holds no reflections (made without Sticks.to_peak_lists)")
+        out: list[dict[tuple[int, int, int], int]] = []
+        for m in range(len(self)):
+            members = self.reflection_hkl[self.reflection_peak == m]
+            groups: dict[tuple, list[tuple[int, int, int]]] = {}
+            for h, k, l in members.tolist():
+                groups.setdefault(_family_key(h, k, l, self.hexagonal), []).append((h, k, l))
+            first = _family_key(*(int(v) for v in self.hkl[m]), self.hexagonal)
+            order = [first] + [key for key in groups if key != first]
+            out.append({max(groups[key]): 2 * len(groups[key]) for key in order if key in groups})
+        return out
+
+
+def _family_key(h: int, k: int, l: int, hexagonal: bool) -> tuple[int, ...]:
+    """pymatgen's ``is_perm`` class: sorted absolute indices (with i = -h-k on hexagonal cells)."""
+    values = (h, k, -h - k, l) if hexagonal else (h, k, l)
+    return tuple(sorted(abs(v) for v in values))
 
 
 @dataclass
@@ -73,8 +111,9 @@ class Sticks:
         mask: ``[B, H]`` bool, real reflections that belong to a kept peak.
         peak_index: ``[B, H]`` int64 merged peak of each reflection (-1 where masked).
         peak_two_theta_deg, peak_intensity, peak_d_angstrom: ``[B, M]`` float64.
-        peak_hkl: ``[B, M, 3]`` int64.
+        peak_hkl: ``[B, M, 3]`` int64, pymatgen's label of each peak (see the module docstring).
         peak_mask: ``[B, M]`` bool.
+        hexagonal: ``[B]`` bool, cells labelled with Miller-Bravais families (None = none).
     """
 
     hkl: torch.Tensor
@@ -87,6 +126,7 @@ class Sticks:
     peak_d_angstrom: torch.Tensor
     peak_hkl: torch.Tensor
     peak_mask: torch.Tensor
+    hexagonal: torch.Tensor | None = None
 
     def to_peak_lists(self) -> list[PeakList]:
         """One ``PeakList`` (numpy, on the CPU) per structure."""
@@ -95,7 +135,15 @@ class Sticks:
         d = self.peak_d_angstrom.cpu().numpy()
         hkl = self.peak_hkl.cpu().numpy()
         mask = self.peak_mask.cpu().numpy()
-        return [PeakList(tt[b][mask[b]], inten[b][mask[b]], d[b][mask[b]], hkl[b][mask[b]]) for b in range(len(mask))]
+        refl_hkl = self.hkl.cpu().numpy()
+        refl_mask = self.mask.cpu().numpy()
+        refl_peak = self.peak_index.cpu().numpy()
+        hexagonal = self.hexagonal.cpu().numpy() if self.hexagonal is not None else np.zeros(len(mask), bool)
+        return [
+            PeakList(tt[b][mask[b]], inten[b][mask[b]], d[b][mask[b]], hkl[b][mask[b]],
+                     refl_hkl[b][refl_mask[b]], refl_peak[b][refl_mask[b]], bool(hexagonal[b]))
+            for b in range(len(mask))
+        ]
 
 
 def species_slots(
@@ -220,11 +268,10 @@ def compute_sticks(
     peak_g = torch.zeros(n_peaks_all, dtype=torch.float64, device=device).scatter_reduce(
         0, inverse, refl.g_inv_angstrom[b_idx, h_idx], reduce="amax", include_self=False
     )
-    flat_pos = torch.arange(len(b_idx), device=device)
-    first_refl = torch.full((n_peaks_all,), len(b_idx), dtype=torch.int64, device=device).scatter_reduce(
-        0, inverse, flat_pos, reduce="amin"
+    hexagonal = refl.hexagonal if refl.hexagonal is not None else torch.zeros(batch, dtype=torch.bool, device=device)
+    peak_hkl_flat = peak_labels(
+        refl.hkl[b_idx, h_idx], refl.g_inv_angstrom[b_idx, h_idx], inverse, n_peaks_all, hexagonal[b_idx]
     )
-    peak_hkl_flat = refl.hkl[b_idx[first_refl], h_idx[first_refl]] if n_peaks_all else refl.hkl.new_zeros(0, 3)
 
     # Scale per structure to 100 and drop peaks at or below 1e-5 of the strongest.
     max_raw = torch.zeros(batch, dtype=torch.float64, device=device).scatter_reduce(
@@ -262,4 +309,54 @@ def compute_sticks(
         peak_d_angstrom=padded(torch.where(peak_g > 0, 1.0 / peak_g, 0.0)),
         peak_hkl=padded(peak_hkl_flat),
         peak_mask=peak_mask,
+        hexagonal=hexagonal,
     )
+
+
+def peak_labels(
+    hkl: torch.Tensor, g_inv_angstrom: torch.Tensor, peak: torch.Tensor, n_peaks: int, hexagonal: torch.Tensor
+) -> torch.Tensor:
+    """pymatgen's label of each merged peak, ``[n_peaks, 3]`` int64, from its half-space reflections.
+
+    Args:
+        hkl: ``[R, 3]`` reflections (half space), g_inv_angstrom: ``[R]`` their |g|,
+        peak: ``[R]`` the peak each belongs to, hexagonal: ``[R]`` whether its cell is hexagonal.
+
+    pymatgen walks the reflections by (|g|, -h, -k, -l); the first one's family (permutations of
+    absolute indices, with i = -h-k on hexagonal cells) comes first, and a family is named by its
+    largest member in tuple order. Friedel mates -h never win that maximum (h is the lexicographically
+    positive one), and on hexagonal cells (h, k, i, l) orders like (h, k, l) since i follows from h, k.
+    |g| is compared at 1e-10 Å⁻¹, so symmetry-equivalent reflections tie exactly and fall back to
+    -h, -k, -l, as pymatgen's do up to its own round-off. Everything is a per-peak scatter (no sort
+    over reflections), so labels cost little next to the structure factors.
+    """
+    if n_peaks == 0:
+        return hkl.new_zeros(0, 3)
+    device = hkl.device
+    h, k, l = hkl.unbind(-1)
+    bound = int(hkl.abs().max().item()) if len(peak) else 0
+    width = 2 * bound + 1
+    # (h, k, l) as one integer whose order is the tuple order.
+    code = ((h + bound) * width + (k + bound)) * width + (l + bound)
+
+    def per_peak_max(values: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+        return torch.full((n_peaks,), -1, dtype=torch.int64, device=device).scatter_reduce(
+            0, peak, torch.where(where, values, -1), reduce="amax"
+        )
+
+    # pymatgen's first reflection of a peak: smallest |g|, then largest (h, k, l) (its -h, -k, -l key).
+    g_key = torch.round(g_inv_angstrom * 1e10).to(torch.int64)
+    g_min = torch.full((n_peaks,), torch.iinfo(torch.int64).max, dtype=torch.int64, device=device).scatter_reduce(
+        0, peak, g_key, reduce="amin"
+    )
+    at_g_min = g_key == g_min[peak]
+    is_first = at_g_min & (code == per_peak_max(code, at_g_min)[peak])
+    # Family of each reflection: its sorted absolute indices (a fourth, |i| = |h + k|, on hexagonal
+    # cells; -1 elsewhere), as one integer.
+    i_abs = torch.where(hexagonal, (h + k).abs(), torch.full_like(h, -1))
+    rows = torch.sort(torch.stack([h.abs(), k.abs(), l.abs(), i_abs], dim=-1), dim=-1).values + 1
+    base = 2 * bound + 2
+    family = ((rows[:, 0] * base + rows[:, 1]) * base + rows[:, 2]) * base + rows[:, 3]
+    same = family == per_peak_max(family, is_first)[peak]
+    best = per_peak_max(code, same)
+    return torch.stack([best // (width * width) - bound, (best // width) % width - bound, best % width - bound], -1)

@@ -6,10 +6,11 @@ and provenance) lazily; ``StructureBatch`` turns a list of them into padded tens
 
 from xrdnet.structures.cif_folder import SkipReport, iter_cif_folder
 from xrdnet.structures.labelled import LabelledStructure
-from xrdnet.structures.synthetic import GenerationStats, SyntheticConfig
+from xrdnet.structures.synthetic import GenerationError, GenerationStats, SyntheticConfig
 from xrdnet.structures.synthetic import generate as generate_synthetic
 
 __all__ = [
+    "GenerationError",
     "GenerationStats",
     "LabelledStructure",
     "SkipReport",

@@ -27,9 +27,14 @@ NO_STRUCTURE = "no structure"
 NO_SCATTERING = "no X-ray scattering parameters"
 SPGLIB_FAILED = "spglib failed"
 BAD_OCCUPANCY = "impossible occupancy"
+IMPLAUSIBLE_CELL = "implausible cell"
 # pymatgen already merges sites within its own tolerance; a summed occupancy above this is an error in
 # the CIF (two atoms on one site), not rounding.
 MAX_SITE_OCCUPANCY = 1.05
+# Cell edges outside this range are typos or corrupt files, not crystals (the 42,376 shared MP and AMCSD
+# structures span 1.78..162 Å); a 1000 Å edge would also ask the simulator for ~10^10 reflections.
+MIN_CELL_LENGTH_ANGSTROM = 1.0
+MAX_CELL_LENGTH_ANGSTROM = 250.0
 
 
 @dataclass
@@ -68,12 +73,13 @@ class SkipReport:
         """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="") as handle:
+        with path.open("w", newline="", encoding="utf-8", errors="replace") as handle:
             handle.write(f"# {self.summary()}\n")
             writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
             writer.writerow(["path", "reason"])
             for file, reason in self.skipped:
-                writer.writerow([file, re.sub(r"\s+", " ", reason).strip()])
+                reason = re.sub(r"\s+", " ", reason).strip()
+                writer.writerow([file.replace("\0", "\ufffd"), reason.replace("\0", "\ufffd")])
         return path
 
 
@@ -166,10 +172,37 @@ def parse_cif_text(text: str, name: str) -> Structure:
     bad = {species_symbol(sp) for site in structure for sp in site.species} - known
     if bad:
         raise ValueError(f"{NO_SCATTERING}: {name} contains {', '.join(sorted(bad))}")
+    check_plausible(structure, name)
     occupancy = max(site.species.num_atoms for site in structure)
     if occupancy > MAX_SITE_OCCUPANCY:
         raise ValueError(f"{BAD_OCCUPANCY}: {name} has a site with total occupancy {occupancy:.3f} > 1")
     return structure
+
+
+def check_plausible(structure: Structure, name: str) -> None:
+    """``ValueError`` (``implausible cell`` / ``impossible occupancy``) for a structure no crystal can have.
+
+    Finite cell edges within ``MIN_CELL_LENGTH_ANGSTROM .. MAX_CELL_LENGTH_ANGSTROM``, a cell that
+    is not flat, finite fractional coordinates, and finite occupancies in (0, 1].
+    """
+    import numpy as np
+
+    lengths = np.asarray(structure.lattice.abc, dtype=float)
+    matrix = np.asarray(structure.lattice.matrix, dtype=float)
+    if not (np.all(np.isfinite(matrix)) and np.all(np.isfinite(lengths))):
+        raise ValueError(f"{IMPLAUSIBLE_CELL}: {name} has a cell that is not finite")
+    if lengths.min() < MIN_CELL_LENGTH_ANGSTROM or lengths.max() > MAX_CELL_LENGTH_ANGSTROM:
+        raise ValueError(f"{IMPLAUSIBLE_CELL}: {name} has cell edges {', '.join(f'{v:.4g}' for v in lengths)} Å, "
+                         f"outside {MIN_CELL_LENGTH_ANGSTROM:g}..{MAX_CELL_LENGTH_ANGSTROM:g} Å")
+    volume = abs(float(np.linalg.det(matrix)))
+    if not volume > 0.01 * float(np.prod(lengths)):
+        raise ValueError(f"{IMPLAUSIBLE_CELL}: {name} has a flat cell (volume {volume:.4g} Å³, angles "
+                         f"{', '.join(f'{v:.4g}' for v in structure.lattice.angles)}°)")
+    if not np.all(np.isfinite(structure.frac_coords)):
+        raise ValueError(f"{IMPLAUSIBLE_CELL}: {name} has atoms at coordinates that are not finite")
+    occupancies = [occupancy for site in structure for occupancy in site.species.values()]
+    if not all(np.isfinite(o) and 0 < o <= MAX_SITE_OCCUPANCY for o in occupancies):
+        raise ValueError(f"{BAD_OCCUPANCY}: {name} has an occupancy outside (0, 1] or not finite")
 
 
 def iter_cif_folder(

@@ -23,6 +23,7 @@ import json
 import lzma
 import multiprocessing
 import os
+import zlib
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -86,12 +87,23 @@ def file_label(path: str | Path) -> str:
 
 
 def count_records(path: str | Path) -> int:
-    """Number of non-blank lines (= records, good or bad) of a JSON-lines file."""
+    """Number of records (good or bad) of a JSON-lines file: its non-blank lines.
+
+    A file that breaks off (truncated or corrupt gzip/bz2/xz) counts the lines before the break
+    plus one record for the break itself, exactly as ``iter_raw_records`` yields them, so the good
+    records before it are still used and the break is reported as a skipped record.
+    """
+    count = 0
     try:
         with open_text(path) as handle:
-            return sum(1 for line in handle if line.strip())
-    except (OSError, EOFError, lzma.LZMAError) as exc:
-        raise ValueError(f"{path}: cannot read as JSON lines: {exc}") from None
+            for line in handle:
+                if line.strip():
+                    count += 1
+    except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
+        if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError)):
+            raise ValueError(f"{path}: cannot read as JSON lines: {exc}") from None
+        count += 1
+    return count
 
 
 @dataclass(frozen=True)
@@ -124,17 +136,20 @@ def iter_raw_records(paths: Sequence[str | Path], start: int = 0, stop: int | No
                     if unit >= start:
                         yield RawRecord(unit, str(path), line_no, line)
                     unit += 1
-        except (OSError, EOFError, lzma.LZMAError) as exc:
+        except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
+            if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError)):
+                raise
             if (stop is None or unit < stop) and unit >= start:
                 yield RawRecord(unit, str(path), line_no + 1, f"\0{type(exc).__name__}: {exc}")
             unit += 1
 
 
 def _first(record: dict, names: Sequence[str]) -> str | None:
+    """The first non-empty of ``record[names]`` as text that any file takes (no NUL, no lone surrogate)."""
     for name in names:
         value = record.get(name)
         if value not in (None, ""):
-            return str(value)
+            return str(value).replace("\0", "\ufffd").encode("utf-8", "replace").decode("utf-8")
     return None
 
 

@@ -3,6 +3,13 @@
 Structure ``i`` of a run is a pure function of ``(config, seed, i)``: its space group is drawn from
 ``SeedSequence([seed, i], spawn_key=(0,))`` and attempt ``a`` at building it uses its own stream
 ``SeedSequence([seed, i], spawn_key=(1, a))`` (elements, counts, then pyxtal's ``random_state``).
+Every index delivers exactly one structure: when all ``max_attempts`` attempts at its group fail
+(some groups cannot be built within ``max_atoms_per_cell``: F432 needs its 96-fold general position,
+or spglib finds Fm-3m), the index draws a new group from ``SeedSequence([seed, i], spawn_key=(0, r))``
+for round ``r = 1 .. max_redraws`` (leaving out the groups it gave up) with attempt streams
+``spawn_key=(2, r, a)``; when every round
+fails, ``generate`` raises ``GenerationError`` naming the groups. So N indices give N structures,
+and the first draw of an index is what it always was.
 The worker count only decides which process does the work, never what comes out. The one thing
 outside the seed is the time limit per attempt. It is measured in CPU seconds of the process
 (``ITIMER_PROF``), not wall-clock, so a machine loaded by other work (the simulator, other workers)
@@ -63,7 +70,8 @@ class SyntheticConfig:
     real samples, where monoclinic and triclinic are common. ``n_species`` is the
     inclusive range of distinct elements, ``max_atoms_per_cell`` bounds the conventional cell,
     ``volume_factor`` is the range of pyxtal's volume ``factor``, ``time_limit_s`` the CPU-time
-    limit of one attempt, ``max_attempts`` the attempts per index before it is given up, and
+    limit of one attempt, ``max_attempts`` the attempts at one space group before the index draws
+    another group (at most ``max_redraws`` times, then ``GenerationError``), and
     ``symprec`` (Å) the spglib tolerance of the label check. With probability ``anion_probability``
     one species is drawn from ``anions`` (and the others from the remaining ``elements``): most
     real inorganic crystals are oxides, halides or chalcogenides, whose light, numerous anions
@@ -79,6 +87,7 @@ class SyntheticConfig:
     volume_factor: tuple[float, float] = (0.9, 1.3)
     time_limit_s: float = 2.0
     max_attempts: int = 10
+    max_redraws: int = 5
     symprec: float = 0.1
     # pyxtal's own inner retries per attempt; small, because a fresh seed is a better retry.
     pyxtal_max_count: int = 5
@@ -96,6 +105,15 @@ class SyntheticConfig:
             raise ValueError(f"max_atoms_per_cell must be >= 1, got {self.max_atoms_per_cell}")
         if self.max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1, got {self.max_attempts}")
+        if self.max_redraws < 0:
+            raise ValueError(f"max_redraws must be >= 0, got {self.max_redraws}")
+        # Upper bounds only a typo reaches (a 1e9-atom cell or an infinite time limit hangs a run).
+        for name, limit in (("max_atoms_per_cell", 10_000), ("max_attempts", 1_000_000), ("max_redraws", 229),
+                            ("pyxtal_max_count", 1000), ("time_limit_s", 1e5), ("symprec", 5.0)):
+            if not getattr(self, name) <= limit:
+                raise ValueError(f"{name} must be <= {limit}, got {getattr(self, name)}")
+        if not vhi <= 100:
+            raise ValueError(f"volume_factor must be <= 100, got {self.volume_factor}")
         if not self.time_limit_s > 0:
             raise ValueError(f"time_limit_s must be > 0, got {self.time_limit_s}")
         if not self.symprec > 0:
@@ -118,13 +136,13 @@ class SyntheticConfig:
 class GenerationStats:
     """Counters a ``generate`` run fills in as it goes (safe to read while iterating).
 
-    ``indices_done`` counts indices finished (yielded or given up), so a progress bar can follow
-    it even though exhausted indices yield nothing. Attempts are counted by outcome:
-    ``dropped_mismatch`` (spglib found another group), ``dropped_timeout`` (over ``time_limit_s``),
-    ``dropped_error`` (pyxtal or spglib raised, or no composition fits the group);
-    ``exhausted`` counts indices for which every attempt failed, ``exhausted_by_group`` and
-    ``mismatch_by_group`` break those down by requested space group, and ``mismatch_found``
-    counts ``(requested, found)`` pairs (usually a supergroup: special positions add symmetry).
+    ``indices_done`` counts indices finished (each yields one structure). Attempts are counted by
+    outcome: ``dropped_mismatch`` (spglib found another group), ``dropped_timeout`` (over
+    ``time_limit_s``), ``dropped_error`` (pyxtal or spglib raised, or no composition fits the group);
+    ``exhausted`` counts space-group draws given up after ``max_attempts`` failures (the index then
+    drew another group), ``exhausted_by_group`` and ``mismatch_by_group`` break those down by
+    requested space group, and ``mismatch_found`` counts ``(requested, found)`` pairs (usually a
+    supergroup: special positions add symmetry).
     """
 
     generated: int = 0
@@ -162,7 +180,7 @@ class GenerationStats:
         return (
             f"{self.generated} generated from {self.indices_done} indices; dropped attempts: "
             f"{self.dropped_mismatch} space-group mismatch, {self.dropped_timeout} timeout, "
-            f"{self.dropped_error} error; {self.exhausted} indices exhausted"
+            f"{self.dropped_error} error; {self.exhausted} space-group draws given up and redrawn"
         )
 
 
@@ -305,16 +323,39 @@ def _choose_counts(
     return None
 
 
-def _space_group_of(probabilities: np.ndarray, seed: int, index: int) -> int:
-    rng = np.random.default_rng(np.random.SeedSequence([seed, index], spawn_key=(0,)))
+def _space_group_of(probabilities: np.ndarray, seed: int, index: int, round: int = 0,
+                    exclude: tuple[int, ...] | list[int] = ()) -> int:
+    """Space group of draw ``round`` of ``index`` (round 0 is the index's own group), 0 if none is left.
+
+    A redraw leaves out the groups ``exclude`` (those already given up for this index).
+    """
+    spawn_key = (0,) if round == 0 else (0, round)
+    if exclude:
+        probabilities = probabilities.copy()
+        probabilities[np.asarray(list(exclude), dtype=np.int64) - 1] = 0.0
+        total = probabilities.sum()
+        if total <= 0:
+            return 0
+        probabilities = probabilities / total
+    rng = np.random.default_rng(np.random.SeedSequence([seed, index], spawn_key=spawn_key))
     return int(rng.choice(230, p=probabilities)) + 1
+
+
+def _attempt_rng(seed: int, index: int, round: int, attempt: int) -> np.random.Generator:
+    spawn_key = (1, attempt) if round == 0 else (2, round, attempt)
+    return np.random.default_rng(np.random.SeedSequence([seed, index], spawn_key=spawn_key))
+
+
+class GenerationError(RuntimeError):
+    """pyxtal could not build an index's space group(s) in any attempt of any round."""
 
 
 # Compact, exactly-picklable form of a finished structure: lattice rows, element symbols,
 # fractional coordinates, spglib label. Rebuilt into a Structure the same way whatever the worker count.
 _Packed = tuple[np.ndarray, list[str], np.ndarray, SpglibLabel]
-# (index, requested space group, packed structure or None, failed attempts as (outcome, detail))
-_IndexResult = tuple[int, int, "_Packed | None", list[tuple[str, str]]]
+# (index, final space group, packed structure or None, failed attempts as (outcome, detail, group),
+#  groups given up in order)
+_IndexResult = tuple[int, int, "_Packed | None", list[tuple[str, str, int]], list[int]]
 
 
 class _Mismatch(Exception):
@@ -367,22 +408,52 @@ def _attempt(config: SyntheticConfig, space_group: int, rng: np.random.Generator
 
 
 def _generate_index(config: SyntheticConfig, probabilities: np.ndarray, seed: int, index: int) -> _IndexResult:
-    """All attempts for one index; returns the first structure that passes, plus the failures."""
-    space_group = _space_group_of(probabilities, seed, index)
-    failures: list[tuple[str, str]] = []
-    for attempt in range(config.max_attempts):
-        rng = np.random.default_rng(np.random.SeedSequence([seed, index], spawn_key=(1, attempt)))
-        try:
-            with _time_limit(config.time_limit_s):
-                packed = _attempt(config, space_group, rng, attempt)
-            return index, space_group, packed, failures
-        except AttemptTimeout:
-            failures.append(("timeout", ""))
-        except _Mismatch as exc:
-            failures.append(("mismatch", str(exc.args[0])))
-        except Exception as exc:  # noqa: BLE001 - pyxtal raises many kinds; each is one failed attempt
-            failures.append(("error", f"{type(exc).__name__}: {exc}"))
-    return index, space_group, None, failures
+    """All attempts for one index, over up to ``1 + max_redraws`` space-group draws.
+
+    Returns the first structure that passes, the failed attempts and the groups given up; the
+    structure is None only when every round failed.
+    """
+    failures: list[tuple[str, str, int]] = []
+    given_up: list[int] = []
+    space_group = 0
+    for round in range(config.max_redraws + 1):
+        space_group = _space_group_of(probabilities, seed, index, round, exclude=given_up)
+        if space_group == 0:
+            break  # every group with weight has been given up
+        for attempt in range(config.max_attempts):
+            rng = _attempt_rng(seed, index, round, attempt)
+            try:
+                with _time_limit(config.time_limit_s):
+                    packed = _attempt(config, space_group, rng, attempt)
+                return index, space_group, packed, failures, given_up
+            except AttemptTimeout:
+                failures.append(("timeout", "", space_group))
+            except _Mismatch as exc:
+                failures.append(("mismatch", str(exc.args[0]), space_group))
+            except Exception as exc:  # noqa: BLE001 - pyxtal raises many kinds; each is one failed attempt
+                failures.append(("error", f"{type(exc).__name__}: {exc}", space_group))
+        given_up.append(space_group)
+    return index, space_group, None, failures, given_up
+
+
+def _failure_message(config: SyntheticConfig, seed: int, index: int,
+                     failures: list[tuple[str, str, int]], given_up: list[int]) -> str:
+    """One line: which groups index ``index`` could not build, and why."""
+    groups = list(dict.fromkeys(given_up))
+    reasons = []
+    for group in groups:
+        outcomes = Counter(o for o, _, g in failures if g == group)
+        found = Counter(d for o, d, g in failures if g == group and o == "mismatch")
+        parts = [f"{n} {o}" for o, n in sorted(outcomes.items())]
+        if found:
+            parts.append("spglib found " + "/".join(f"{sg}" for sg, _ in found.most_common(3)))
+        reasons.append(f"{group} ({', '.join(parts)})")
+    return (
+        f"pyxtal could not build space group(s) {', '.join(map(str, groups))} for index {index} (seed {seed}) "
+        f"in {config.max_attempts} attempts each: {'; '.join(reasons)}; "
+        "remove them from synthetic.space_groups, or raise synthetic.max_atoms_per_cell, "
+        "max_attempts, max_redraws or time_limit_s"
+    )
 
 
 # Per-process state of a worker pool: set once by the initializer, so tasks carry only indices.
@@ -419,19 +490,20 @@ def generate(
     stats: GenerationStats | None = None,
     chunksize: int | None = None,
     mp_context: str = "spawn",
-    on_index: Callable[[int, int, list[tuple[str, str]], bool], None] | None = None,
+    on_index: Callable[[int, int, list[tuple[str, str, int]], list[int]], None] | None = None,
 ) -> Iterator[LabelledStructure]:
     """Yield random crystals for indices ``start .. start+n-1`` in index order, lazily.
 
     Structure ``i`` depends only on ``(config, seed, i)`` (not on ``workers`` or ``start``), so a
-    run can be split into ranges or resumed. Each index gets up to ``config.max_attempts`` attempts
-    with fresh sub-seeds; an index whose attempts all fail yields nothing and is counted in
-    ``stats.exhausted``. With ``workers > 1`` the work runs in a process pool (``mp_context``,
-    default ``"spawn"``, safe after torch/CUDA is loaded) with at most a few chunks of
-    ``chunksize`` indices in flight, so memory stays bounded when the consumer is slow. Closing
-    the generator early stops the pool. ``on_index(index, space_group, failures, ok)`` is called
-    once per finished index, before its structure is yielded (data-set writers use it to keep
-    per-chunk drop counts).
+    run can be split into ranges or resumed. Each index yields exactly one structure: up to
+    ``config.max_attempts`` attempts with fresh sub-seeds at its space group, then (counted in
+    ``stats.exhausted``) a new space-group draw, up to ``config.max_redraws`` times; an index whose
+    every draw fails raises ``GenerationError`` naming the groups. With ``workers > 1`` the work
+    runs in a process pool (``mp_context``, default ``"spawn"``, safe after torch/CUDA is loaded)
+    with at most a few chunks of ``chunksize`` indices in flight, so memory stays bounded when the consumer is slow. Closing
+    the generator early stops the pool. ``on_index(index, space_group, failures, given_up)`` is
+    called once per finished index, before its structure is yielded, with the failed attempts as
+    ``(outcome, detail, group)`` and the groups given up (data-set writers keep per-chunk counts).
     """
     if n < 0 or start < 0 or seed < 0:
         raise ValueError(f"n, start and seed must be >= 0, got n={n}, start={start}, seed={seed}")
@@ -442,16 +514,16 @@ def generate(
     xray_scattering_elements()  # fail here, not in a worker, if pymatgen's file is missing
 
     def collect(result: _IndexResult) -> LabelledStructure | None:
-        index, space_group, packed, failures = result
-        if on_index is not None:
-            on_index(index, space_group, failures, packed is not None)
-        for outcome, detail in failures:
-            stats.add_attempt(outcome, space_group, detail)
-        stats.indices_done += 1
+        index, space_group, packed, failures, given_up = result
+        for outcome, detail, group in failures:
+            stats.add_attempt(outcome, group, detail)
+        stats.exhausted += len(given_up)
+        stats.exhausted_by_group.update(given_up)
         if packed is None:
-            stats.exhausted += 1
-            stats.exhausted_by_group[space_group] += 1
-            return None
+            raise GenerationError(_failure_message(config, seed, index, failures, given_up))
+        if on_index is not None:
+            on_index(index, space_group, failures, given_up)
+        stats.indices_done += 1
         stats.generated += 1
         return _unpack(packed, space_group, seed, index, config.symprec)
 

@@ -1,0 +1,59 @@
+"""The shipped checkpoint on genuine instrument files: read, predict, proper probabilities."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from xrdnet.symmetry import crystal_system_index
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+RRUFF = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "rruff"
+GENUINE = [p for p in [DATA / "formats" / "xrdml" / "datalab_HL1-2_5-90_60min.xrdml",
+                       DATA / "formats" / "bruker_raw_v2" / "pyxrd_brk_raw2_zincite.raw",
+                       DATA / "formats" / "xy" / "datalab_example_ocx.xy"] if p.is_file()]
+
+
+@pytest.fixture(scope="module")
+def results():
+    from xrdnet.predict import predict_file_results
+
+    files = GENUINE or sorted(RRUFF.glob("*.xy"))[:2]
+    if not files:
+        pytest.skip("no genuine instrument file in tests/data/formats nor ../shared/data/rruff")
+    found, errors, predictor = predict_file_results(files, None, force=True)  # None: the shipped checkpoint
+    return files, found, errors
+
+
+def test_shipped_checkpoint_reads_and_answers_genuine_files(results):
+    files, found, errors = results
+    readable = {str(r.source) for r in found}
+    assert len(found) >= 1 and len(found) + len(errors) == len(files), errors
+    for r in found:
+        cs, sg = np.asarray(r.crystal_system_proba), np.asarray(r.space_group_proba)
+        assert cs.shape == (7,) and sg.shape == (230,)
+        assert np.all(cs >= 0) and np.all(sg >= 0)
+        assert cs.sum() == pytest.approx(1.0, abs=1e-5) and sg.sum() == pytest.approx(1.0, abs=1e-5)
+        # the crystal-system answer is the most probable system and its group lies inside it
+        assert r.crystal_system.index == int(np.argmax(cs))
+        assert r.crystal_system.probability == pytest.approx(cs.max(), abs=1e-6)
+        assert crystal_system_index(int(r.space_group.index)) == r.crystal_system.index
+        assert len(r.peaks_two_theta_deg) > 0  # a measured pattern has peaks
+    assert readable
+
+
+def test_shipped_checkpoint_carries_its_grid_and_version():
+    import torch
+
+    from xrdnet.models.cnn import CNNClassifier
+    from xrdnet.api import default_checkpoint
+
+    path = Path(default_checkpoint())
+    ckpt = path / "model.ckpt" if path.is_dir() else path
+    model = CNNClassifier.from_checkpoint(ckpt)
+    assert len(model.hparams["two_theta_deg"]) == model.hparams["n_points"]
+    with torch.no_grad():
+        out = model(torch.zeros(1, model.hparams["n_points"]))
+    assert out.shape == (1, 230) and torch.isfinite(out).all()

@@ -1,0 +1,173 @@
+"""The likely-mixture detector: the mixture maker, training on tiny synthetic data, save/load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xrdnet.mixture import (MixtureConfig, draw_fractions, fit, load_mixture_detector, make_mixtures, mixture_dir,
+                            pool_patterns, roc_auc, threshold_for_fpr)
+
+G = 800
+
+
+def synthetic_phases(n: int, seed: int, n_points: int = G) -> np.ndarray:
+    """``n`` single-phase-like patterns: 3-6 Gaussian peaks on a small background, max = 1."""
+    rng = np.random.default_rng(seed)
+    x = np.arange(n_points, dtype=np.float64)
+    out = np.zeros((n, n_points))
+    for i in range(n):
+        k = rng.integers(3, 7)
+        centres = rng.uniform(20, n_points - 20, k)
+        heights = rng.uniform(0.2, 1.0, k)
+        out[i] = (heights[:, None] * np.exp(-0.5 * ((x[None] - centres[:, None]) / 2.5) ** 2)).sum(0)
+        out[i] += 0.02 + 0.005 * rng.standard_normal(n_points)
+    out = np.clip(out, 0, None)
+    return (out / out.max(axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def phases():
+    return synthetic_phases(120, 0)
+
+
+def test_mixtures_fractions_members_and_scale(phases):
+    compound = np.arange(len(phases)) // 2  # two patterns per compound
+    m = make_mixtures(phases, compound, 500, seed=3, min_fraction=0.2)
+    assert m.patterns.shape == (500, G) and m.patterns.dtype == np.float32
+    np.testing.assert_allclose(m.fractions.sum(axis=1), 1.0, atol=1e-12)
+    assert set(np.unique(m.n_phases)) == {2, 3}
+    for row, k in zip(range(500), m.n_phases):
+        used = m.members[row, :k]
+        assert (m.members[row, k:] == -1).all() and (m.fractions[row, k:] == 0).all()
+        assert (m.fractions[row, :k] >= 0.2).all()
+        assert len(set(compound[used].tolist())) == k  # different compounds
+    np.testing.assert_allclose(m.patterns.max(axis=1), 1.0, rtol=1e-6)
+    # the mix is the fraction-weighted sum, rescaled to max 1
+    row = 7
+    k = m.n_phases[row]
+    expected = (m.fractions[row, :k, None] * phases[m.members[row, :k]]).sum(0)
+    np.testing.assert_allclose(m.patterns[row], expected / expected.max(), rtol=1e-5, atol=1e-6)
+
+
+def test_mixtures_are_seeded(phases):
+    compound = np.arange(len(phases))
+    a = make_mixtures(phases, compound, 50, seed=11)
+    b = make_mixtures(phases, compound, 50, seed=11)
+    c = make_mixtures(phases, compound, 50, seed=12)
+    np.testing.assert_array_equal(a.patterns, b.patterns)
+    np.testing.assert_array_equal(a.members, b.members)
+    np.testing.assert_array_equal(a.fractions, b.fractions)
+    assert not np.array_equal(a.members, c.members)
+
+
+def test_mixtures_need_enough_compounds(phases):
+    with pytest.raises(ValueError):
+        make_mixtures(phases[:4], np.array(["A", "A", "B", "B"]), 10, seed=0, phase_probabilities=(0.0, 1.0))
+    with pytest.raises(ValueError):
+        draw_fractions(np.random.default_rng(0), 5, 3, min_fraction=0.4)
+
+
+def test_pool_keeps_peak_heights():
+    x = np.zeros((2, 17), np.float32)
+    x[0, 5], x[1, 16] = 1.0, 0.5
+    pooled = pool_patterns(x, 8)
+    assert pooled.shape == (2, 3)
+    assert pooled[0, 0] == 1.0 and pooled[1, 2] == 0.5
+
+
+def test_threshold_and_auroc():
+    neg = np.linspace(0, 1, 101)
+    t = threshold_for_fpr(neg, 0.10)
+    assert np.mean(neg >= t) <= 0.10 and np.mean(neg >= t) >= 0.09
+    assert roc_auc(np.array([0.1, 0.2]), np.array([0.3, 0.4])) == 1.0
+    assert roc_auc(np.array([0.5, 0.5]), np.array([0.5])) == 0.5
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    a, b = rng.random(50), rng.random(40) + 0.2
+    assert roc_auc(a, b) == pytest.approx(roc_auc_score(np.r_[np.zeros(50), np.ones(40)], np.r_[a, b]))
+
+
+@pytest.fixture(scope="module")
+def trained(phases):
+    compound = np.arange(len(phases))
+    val = synthetic_phases(80, 1)
+    val_mix = make_mixtures(val, np.arange(len(val)), 80, seed=5).patterns
+    config = MixtureConfig(channels=(8, 12, 16), kernel_size=5, hidden=32, steps=250, batch_size=32,
+                           truncate_probability=0.0, noise_probability=0.0)
+    return fit(phases, compound, val, val_mix, config, seed=0, threads=1, log=None)
+
+
+def test_detector_separates_synthetic_mixtures(trained):
+    test = synthetic_phases(80, 2)
+    mix = make_mixtures(test, np.arange(len(test)), 80, seed=9).patterns
+    p_single, p_mix = trained.mixture_probability(test), trained.mixture_probability(mix)
+    assert p_single.shape == (80,) and p_mix.shape == (80,)
+    assert ((0 <= p_single) & (p_single <= 1)).all()
+    assert roc_auc(p_single, p_mix) > 0.9
+    assert trained.record["val"]["fpr"] <= 0.1 + 1e-9
+    assert np.mean(p_mix >= trained.threshold) > np.mean(p_single >= trained.threshold)
+
+
+def test_save_load_round_trip(trained, tmp_path):
+    x = np.concatenate([synthetic_phases(10, 3), make_mixtures(synthetic_phases(20, 4), np.arange(20), 10, 1).patterns])
+    trained.save(mixture_dir(tmp_path))
+    loaded = load_mixture_detector(tmp_path)  # the checkpoint folder
+    assert loaded is not None and loaded.threshold == trained.threshold
+    np.testing.assert_array_equal(loaded.mixture_probability(x), trained.mixture_probability(x))
+    again = load_mixture_detector(mixture_dir(tmp_path))  # or the mixture folder itself
+    np.testing.assert_array_equal(again.mixture_probability(x), trained.mixture_probability(x))
+    with pytest.raises(ValueError):
+        loaded.mixture_probability(np.zeros((2, G + 1), np.float32))
+
+
+def test_load_returns_none_without_detector(tmp_path):
+    assert load_mixture_detector(tmp_path) is None
+    (tmp_path / "mixture").mkdir()
+    assert load_mixture_detector(tmp_path) is None
+
+
+def tiny_bank():
+    from xrdnet.mixture import StickBank
+
+    d = [np.array([3.5, 2.8, 2.0]), np.array([4.1, 2.5, 1.6, 1.3]), np.array([3.0, 1.9]), np.array([5.0, 2.2])]
+    inten = [np.array([1.0, 0.5, 0.3]), np.array([1.0, 0.8, 0.2, 0.1]), np.array([1.0, 0.6]), np.array([0.4, 1.0])]
+    offsets = np.cumsum([0] + [len(x) for x in d])
+    return StickBank(np.concatenate(d), np.concatenate(inten).astype(np.float32), offsets, np.array([0, 1, 2, 3]))
+
+
+def test_render_from_sticks_shares_one_instrument_and_is_seeded(tmp_path):
+    from xrdnet.mixture import RenderConfig, StickBank, render_from_sticks
+
+    bank = tiny_bank()
+    members = np.array([[0, 1, -1], [0, -1, -1], [1, 2, 3]])
+    fractions = np.array([[0.5, 0.5, 0.0], [1.0, 0.0, 0.0], [0.3, 0.3, 0.4]])
+    a = render_from_sticks(bank, members, fractions, seed=4)
+    b = render_from_sticks(bank, members, fractions, seed=4)
+    assert a.shape == (3, 8501) and a.dtype == np.float32
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(a.max(axis=1), 1.0, rtol=1e-6)
+    assert not np.array_equal(a, render_from_sticks(bank, members, fractions, seed=5))
+    # a clean two-phase sample shows the strongest line of both phases (Kα1 at d = 3.5 and 4.1 Å)
+    clean = RenderConfig(background_level=(0, 0), log10_counts=(8, 8), impurity_peaks=0, strain=(0, 0),
+                         intensity_sigma=(0, 0), zero_shift_deg=(0, 0), displacement_mm=(0, 0))
+    x = render_from_sticks(bank, members[:1], fractions[:1], seed=0, config=clean)[0]
+    grid = np.linspace(5, 90, 8501)
+    for d in (3.5, 4.1):
+        tt = 2 * np.rad2deg(np.arcsin(1.54056 / (2 * d)))
+        assert x[np.abs(grid - tt) < 0.1].max() > 0.3
+    bank.save(tmp_path / "bank.npz")
+    again = StickBank.load(tmp_path / "bank.npz")
+    np.testing.assert_array_equal(again.d_angstrom, bank.d_angstrom)
+
+
+def test_stick_batches_label_mixtures_first():
+    from xrdnet.mixture import StickBatches
+
+    config = MixtureConfig(batch_size=8, mixture_share=0.5)
+    batches = StickBatches(tiny_bank(), config, seed=0)
+    x, y = batches(0)
+    assert x.shape == (8, -(-8501 // config.pool)) and y.tolist() == [1.0] * 4 + [0.0] * 4
+    x2, _ = batches(0)
+    np.testing.assert_array_equal(x, x2)
