@@ -246,6 +246,8 @@ class Calibration:
 
     def save(self, folder: str | Path) -> Path:
         path = Path(folder) / CALIBRATION_FILE
+        from xrdnet.evaluate import _jsonable
+
         path.write_text(json.dumps(_jsonable(asdict(self)), indent=2) + "\n")
         return path
 
@@ -264,20 +266,6 @@ def load_card(folder: str | Path) -> dict:
     """The measured figures of a checkpoint (``card.json``: real-pattern accuracy, baseline...), or {}."""
     path = Path(folder) / CARD_FILE
     return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 # --------------------------------------------------------------------------- priors

@@ -186,17 +186,8 @@ class _Source:
             if not self._cif_files:
                 raise ValueError(f"CIF folder {config.cif_dir} holds no *.cif files")
         elif config.source == "hdf5":
-            import h5py
-
             path = Path(config.structures_file)
-            if not path.is_file():
-                raise FileNotFoundError(f"structures file {path} not found")
-            try:
-                h5 = h5py.File(path, "r")
-            except OSError as exc:
-                raise h5io.DatasetFileError(f"{path}: not a readable HDF5 file ({exc})") from None
-            with h5:
-                h5io.check_dataset_file(path, h5)
+            with h5io.open_dataset_file(path, "structures file") as h5:
                 self._stored = h5io.read_records(h5)
 
     def n_units(self) -> int:
@@ -327,7 +318,6 @@ def build_dataset(
     config: SimulateConfig, out: str | Path, resume: bool = False, shard: str | None = None, progress: bool = True
 ) -> BuildReport:
     """Make (or, with ``resume``, complete) the data set ``out`` for ``config``; see the module docstring."""
-    import h5py
     from tqdm import tqdm
 
     out = Path(out)
@@ -561,17 +551,8 @@ RENDER_SETTINGS = ("simulator", "patterns_per_structure", "dtype", "compression"
 
 def stored_config(path: str | Path) -> dict:
     """The resolved ``simulate`` config stored in data set ``path`` (plain data), or ``DatasetFileError``."""
-    import h5py
-
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"structures file {path} not found")
-    try:
-        h5 = h5py.File(path, "r")
-    except OSError as exc:
-        raise h5io.DatasetFileError(f"{path}: not a readable HDF5 file ({exc})") from None
-    with h5:
-        h5io.check_dataset_file(path, h5)
+    with h5io.open_dataset_file(path, "structures file") as h5:
         text = h5.attrs.get("config", "")
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")

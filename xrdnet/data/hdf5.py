@@ -257,6 +257,30 @@ REQUIRED = {
 }
 
 
+def open_dataset_file(path: str | Path, what: str = "data set"):
+    """``h5py.File`` of xrdnet data set ``path`` opened read-only and checked (``check_dataset_file``).
+
+    A missing file raises FileNotFoundError ("<what> <path> not found"), anything that is not a
+    readable HDF5 file or not the xrdnet layout a one-line ``DatasetFileError`` naming the file.
+    Use it as a context manager.
+    """
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} not found")
+    try:
+        h5 = h5py.File(path, "r")
+    except OSError as exc:
+        raise DatasetFileError(f"{path}: not a readable HDF5 file ({exc})") from None
+    try:
+        check_dataset_file(path, h5)
+    except BaseException:
+        h5.close()
+        raise
+    return h5
+
+
 def check_dataset_file(path: str | Path, h5: Any) -> None:
     """Raise ``DatasetFileError`` naming ``path`` unless ``h5`` holds the xrdnet layout.
 

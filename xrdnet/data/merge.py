@@ -36,16 +36,9 @@ def merge_shards(out: str | Path, shards: Sequence[str | Path], overwrite: bool 
         raise FileExistsError(f"{out} already exists: delete it or choose another output")
     infos = []
     for path in map(Path, shards):
-        if not path.is_file():
-            raise FileNotFoundError(f"shard {path} not found")
         if path.resolve() == out.resolve():
             raise ValueError(f"{path}: the output cannot also be a shard")
-        try:
-            h5 = h5py.File(path, "r")
-        except OSError as exc:
-            raise h5io.DatasetFileError(f"{path}: not a readable HDF5 file ({exc})") from None
-        with h5:
-            h5io.check_dataset_file(path, h5)
+        with h5io.open_dataset_file(path, "shard") as h5:
             if h5["patterns"].is_virtual:
                 raise ValueError(f"{path} is itself a merged (virtual) data set; merge the original shards")
             attrs = dict(h5.attrs)

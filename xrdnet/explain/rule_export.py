@@ -702,7 +702,6 @@ def rules_figure(tree_json: dict, paths: Sequence[str | Path], title: str | None
     text_ax = fig.add_axes((0.0, 0.0, 0.64, 1.0))
     bar_ax = fig.add_axes((0.655, 0.3 / height_in, 0.235, 1.0 - (header_in + 0.3) / height_in))
     text_ax.axis("off")
-    total = height_in - header_in - 0.3
     y = 1.0 - header_in / height_in
     centres, blocks, fid, const, cov, colours = [], [], [], [], [], []
     cmap = plt.get_cmap("tab10")
