@@ -442,7 +442,9 @@ def write_target_rules(inputs: RuleInputs, out: str | Path, config: RulesConfig 
         "config": config_to_dict(config),
     }
     (out / "methods.md").write_text(methods_paragraph(summary, config))
-    summary["files"] = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) + ["summary.json"]
+    # summary.json itself last, once, whether or not an earlier run left one in ``out``.
+    summary["files"] = sorted(str(p.relative_to(out)) for p in out.rglob("*")
+                              if p.is_file() and p.name != "summary.json") + ["summary.json"]
     (out / "summary.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False, default=_json_default))
     return summary
 
