@@ -143,10 +143,14 @@ def expected_calibration_error(proba: Any, labels: Any, n_bins: int = N_BINS,
         raise ValueError(f"need one label per row, got {len(y)} labels for {len(p)} rows")
     pred = p.argmax(axis=1) if predicted is None else np.asarray(predicted, dtype=np.int64)
     conf = p[np.arange(len(p)), pred]
-    curve = reliability_curve(conf, pred == y, n_bins)
+    return _ece_of_curve(reliability_curve(conf, pred == y, n_bins))
+
+
+def _ece_of_curve(curve: dict) -> float:
+    """Σ_b (n_b/P)·|acc_b − conf_b| of a ``reliability_curve`` (0 when it holds no pattern)."""
     filled = curve["count"] > 0
     gaps = np.abs(curve["accuracy"][filled] - curve["confidence"][filled])
-    return float(np.sum(curve["count"][filled] * gaps) / len(y))
+    return float(np.sum(curve["count"][filled] * gaps) / max(int(curve["count"].sum()), 1))
 
 
 def reliability_diagram(curves: dict[str, tuple[Any, Any]], path: str | Path, title: str = "",
@@ -172,8 +176,7 @@ def reliability_diagram(curves: dict[str, tuple[Any, Any]], path: str | Path, ti
         correct = np.asarray(correct, dtype=bool)
         c = reliability_curve(conf, correct, n_bins)
         filled = c["count"] > 0
-        ece = float(np.sum(c["count"][filled] * np.abs(c["accuracy"][filled] - c["confidence"][filled]))
-                    / max(len(conf), 1))
+        ece = _ece_of_curve(c)
         ax.plot(c["confidence"][filled], c["accuracy"][filled], marker="o", ms=3, lw=1.2,
                 label=f"{label} (ECE {ece:.3f}, n = {len(conf)})")
         centres = c["edges"][:-1] + width * (i + 0.5) / n_curves
@@ -187,11 +190,9 @@ def reliability_diagram(curves: dict[str, tuple[Any, Any]], path: str | Path, ti
     ax_hist.set_xlabel("confidence of the top answer")
     ax_hist.set_ylabel("share")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    from xrdnet.evaluate import _save
+
+    return _save(fig, path)
 
 
 def accuracy_vs_coverage(confidence: Any, correct: Any,

@@ -62,6 +62,16 @@ def _v1(b: Buffer, meta: dict) -> tuple[np.ndarray, np.ndarray, float | None]:
     return start + step * np.arange(steps), y, k1, step
 
 
+def _store_lines(meta: dict, k2: float | None, kb: float | None, ratio: float) -> None:
+    """Kα2, Kβ (Å) and the Kα2/Kα1 ratio into ``meta``, where the header holds plausible values."""
+    if k2:
+        meta["kalpha2_angstrom"] = k2
+    if kb:
+        meta["kbeta_angstrom"] = kb
+    if np.isfinite(ratio) and 0 <= ratio <= 1:
+        meta["kalpha2_kalpha1_ratio"] = ratio
+
+
 def _v2(b: Buffer, meta: dict):
     ranges = b.u16(4, "range count")
     meta["n_ranges"] = ranges
@@ -71,15 +81,7 @@ def _v2(b: Buffer, meta: dict):
     if anode.isalpha():
         meta["anode"] = anode
     k1 = _lambda(b.f32(190, "Kα1"))
-    k2 = _lambda(b.f32(194, "Kα2"))
-    ratio = b.f32(198, "ratio")
-    if k2:
-        meta["kalpha2_angstrom"] = k2
-    if np.isfinite(ratio) and 0 <= ratio <= 1:
-        meta["kalpha2_kalpha1_ratio"] = ratio
-    kb = _lambda(b.f32(206, "Kβ"))
-    if kb:
-        meta["kbeta_angstrom"] = kb
+    _store_lines(meta, _lambda(b.f32(194, "Kα2")), _lambda(b.f32(206, "Kβ")), b.f32(198, "ratio"))
     if ranges < 1:
         raise PatternFileError(b.path, "Bruker RAW v2 file with no range")
     header = b.u16(256, "range header length")
@@ -102,15 +104,7 @@ def _v3(b: Buffer, meta: dict):
     if anode.isalpha():
         meta["anode"] = anode
     k1 = _lambda(b.f64(624, "Kα1"))
-    k2 = _lambda(b.f64(632, "Kα2"))
-    kb = _lambda(b.f64(640, "Kβ"))
-    ratio = b.f64(648, "ratio")
-    if k2:
-        meta["kalpha2_angstrom"] = k2
-    if kb:
-        meta["kbeta_angstrom"] = kb
-    if np.isfinite(ratio) and 0 <= ratio <= 1:
-        meta["kalpha2_kalpha1_ratio"] = ratio
+    _store_lines(meta, _lambda(b.f64(632, "Kα2")), _lambda(b.f64(640, "Kβ")), b.f64(648, "ratio"))
     if ranges < 1:
         raise PatternFileError(b.path, "Bruker RAW v3 file with no range")
     pos = 712
@@ -149,16 +143,9 @@ def _v4(b: Buffer, meta: dict):
                 meta[name.lower() if name != "SAMPLEID" else "sample_name"] = value
         elif kind == 30 and length >= 120:
             k1 = _lambda(b.f64(pos + 80, "Kα1"))
-            k2 = _lambda(b.f64(pos + 88, "Kα2"))
-            kb = _lambda(b.f64(pos + 96, "Kβ"))
-            ratio = b.f64(pos + 104, "ratio")
+            _store_lines(meta, _lambda(b.f64(pos + 88, "Kα2")), _lambda(b.f64(pos + 96, "Kβ")),
+                         b.f64(pos + 104, "ratio"))
             anode = b.text(pos + 116, 4, "anode")
-            if k2:
-                meta["kalpha2_angstrom"] = k2
-            if kb:
-                meta["kbeta_angstrom"] = kb
-            if np.isfinite(ratio) and 0 <= ratio <= 1:
-                meta["kalpha2_kalpha1_ratio"] = ratio
             if anode.isalpha():
                 meta["anode"] = anode
         pos += length
