@@ -1,6 +1,7 @@
 """Training and inference throughput of the CNN configs and the forest baselines, side by side.
 
     python scripts/bench_training.py [--data data/real.h5] [--batch 64] [--steps 6] [--out bench_results/training.json]
+    python scripts/bench_training.py --data data/real.h5 --fresh [--fresh-steps 60]   # + fresh patterns
 
 For every CNN config in ``configs/`` that trains a CNN (and the stride-4 / stride-8 pair that chose
 the shipped recipe), on this machine's threads: training patterns/s split into forward, backward
@@ -9,6 +10,12 @@ second (the peak finder is their cost) and extra-trees fit / predict rates on th
 Everything runs in one process, one config after the other, so the ratios are comparable even on
 a noisy machine. With ``--data`` the batches are real stored patterns (and the data-loading cost of
 an in-memory epoch is measured); without it, random patterns of the default grid.
+
+``--fresh`` (with ``--data``) adds the fresh-pattern path of ``configs/train_fresh_cpu.yaml``: the
+renderer's patterns/s from cached sticks on one thread (profiles alone, and with scan-range crops),
+and training patterns/s of the same network and optimizer fed (a) from stored in-memory patterns and
+(b) by a DataLoader worker rendering every batch anew, measured one after the other in this process.
+The ratio (b)/(a) is the cost of never showing a pattern twice.
 """
 
 from __future__ import annotations
@@ -73,6 +80,70 @@ def time_cnn(config: CNNConfig, patterns: torch.Tensor, labels: torch.Tensor, st
     }
 
 
+def bench_fresh(data: str, batch: int, steps: int) -> dict:
+    """Renderer and training throughput with fresh patterns against stored ones (module docstring)."""
+    from torch.utils.data import DataLoader
+
+    from xrdnet.data.datamodule import BlockShuffleBatchSampler
+    from xrdnet.data.fresh import FreshPatternRows, single_thread_worker
+    from xrdnet.data.reader import PatternDataset
+    from xrdnet.simulate.coverage import CoverageConfig
+
+    config = load_stage_config(REPO / "configs" / "train_fresh_cpu.yaml", TrainConfig, "train")
+    with PatternDataset(data) as ds:
+        rows = ds.indices("train", "compound")
+    fresh = FreshPatternRows(data, rows, coverage=CoverageConfig(0.3, (5.0, 25.0), (55.0, 90.0)))
+    plain = FreshPatternRows(data, rows, cache=fresh.cache)
+    rng = np.random.default_rng(1)
+    out: dict = {}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    for name, dataset in (("render_profiles_1_thread", plain), ("render_profiles_and_crops_1_thread", fresh)):
+        t0 = time.perf_counter()
+        n = 0
+        for i in range(8):
+            pos = rng.choice(len(rows), batch)
+            dataset.__getitems__([(int(p), 10_000 + i * batch + j) for j, p in enumerate(pos)])
+            n += batch
+        out[name + "_patterns_per_s"] = n / (time.perf_counter() - t0)
+    torch.set_num_threads(threads)
+
+    net = XRDNet(config.cnn)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+
+    def step(batch_: dict) -> None:
+        loss = torch.nn.functional.cross_entropy(net(batch_["pattern"]), batch_["space_group"])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    with PatternDataset(data) as ds:
+        stored_rows = np.sort(rng.choice(rows, batch * 4, replace=False))
+        stored = torch.from_numpy(ds.read_patterns(stored_rows))
+        labels = torch.from_numpy(ds.space_group[ds.structure_index[stored_rows]] - 1)
+    for i in range(2):
+        step({"pattern": stored[:batch], "space_group": labels[:batch]})
+    t0 = time.perf_counter()
+    for i in range(steps):
+        a = (i % 4) * batch
+        step({"pattern": stored[a:a + batch], "space_group": labels[a:a + batch]})
+    out["train_stored_patterns_per_s"] = steps * batch / (time.perf_counter() - t0)
+    sampler = BlockShuffleBatchSampler(rows, 1, batch, True, 0, weights=np.full(len(rows), 1.0 / len(rows)),
+                                       epoch_size=batch * (steps + 4), draw_ids=True)
+    loader = DataLoader(fresh, batch_sampler=sampler, collate_fn=lambda b: b, num_workers=1,
+                        worker_init_fn=single_thread_worker, prefetch_factor=4)
+    it = iter(loader)
+    for i in range(2):
+        step(next(it))
+    t0 = time.perf_counter()
+    for i in range(steps):
+        step(next(it))
+    out["train_fresh_patterns_per_s"] = steps * batch / (time.perf_counter() - t0)
+    out["fresh_over_stored"] = out["train_fresh_patterns_per_s"] / out["train_stored_patterns_per_s"]
+    out["config"] = "configs/train_fresh_cpu.yaml (cnn), crops 30 % full, start 5-25°, end 55-90°"
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=None, help="xrdnet data set to take real patterns from")
@@ -80,7 +151,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--forest-patterns", type=int, default=2000)
     parser.add_argument("--out", default="bench_results/training.json")
+    parser.add_argument("--fresh", action="store_true", help="also time fresh patterns from cached sticks (needs --data)")
+    parser.add_argument("--fresh-steps", type=int, default=60)
     args = parser.parse_args()
+    if args.fresh and not args.data:
+        parser.error("--fresh needs --data (the structures whose sticks are rendered)")
 
     rng = np.random.default_rng(0)
     lam = 1.5406
@@ -153,6 +228,14 @@ def main() -> None:
           f"{f['extra_trees_fit_patterns_per_s']:.0f} patterns/s, predict {f['extra_trees_predict_patterns_per_s']:.0f} patterns/s")
     if loading is not None:
         print(f"data: HDF5 random rows {loading:.0f} patterns/s; in-memory batch conversion {conversion:.0f} patterns/s")
+    if args.fresh:
+        results["fresh"] = fr = bench_fresh(args.data, args.batch, args.fresh_steps)
+        print(f"\nfresh patterns ({fr['config']}):")
+        print("| path | patterns/s |\n|---|---:|")
+        for key in ("render_profiles_1_thread_patterns_per_s", "render_profiles_and_crops_1_thread_patterns_per_s",
+                    "train_stored_patterns_per_s", "train_fresh_patterns_per_s"):
+            print(f"| {key.replace('_patterns_per_s', '').replace('_', ' ')} | {fr[key]:.0f} |")
+        print(f"fresh / stored training throughput: {fr['fresh_over_stored']:.2f}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))

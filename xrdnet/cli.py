@@ -104,12 +104,43 @@ def _info(args: argparse.Namespace) -> int:
     return status
 
 
+def _max_seconds(text: str | None) -> float | None:
+    """``--max-time``: minutes (``90``), or ``H:MM`` / ``H:MM:SS``."""
+    if text is None:
+        return None
+    try:
+        parts = [float(p) for p in str(text).split(":")]
+    except ValueError:
+        raise SystemExit(f"xrdnet train: --max-time {text!r} is not minutes or H:MM[:SS]") from None
+    if len(parts) == 1:
+        seconds = parts[0] * 60.0
+    elif len(parts) in (2, 3):
+        seconds = parts[0] * 3600.0 + parts[1] * 60.0 + (parts[2] if len(parts) == 3 else 0.0)
+    else:
+        raise SystemExit(f"xrdnet train: --max-time {text!r} is not minutes or H:MM[:SS]")
+    if seconds < 0:
+        raise SystemExit(f"xrdnet train: --max-time must not be negative, got {text!r}")
+    return seconds
+
+
 def _train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from xrdnet.config import load_stage_config
-    from xrdnet.train import TrainConfig, train
+    from xrdnet.train import TrainConfig, resume_run, train
 
+    max_seconds = _max_seconds(args.max_time)
+    if args.resume:
+        ignored = [flag for flag, value in (("--config", args.config), ("--model", args.model), ("--out", args.out),
+                                            ("--seed", args.seed), ("--max-epochs", args.max_epochs))
+                   if value is not None]
+        if ignored:
+            raise SystemExit(f"xrdnet train --resume: the run's own config is used; drop {', '.join(ignored)}")
+        run = resume_run(args.resume, args.data, max_seconds)
+        print(_train_summary(args.resume, run))
+        return 0
+    if args.data is None or args.out is None:
+        raise SystemExit("xrdnet train: --data and --out are required (or --resume RUN)")
     config = load_stage_config(args.config, TrainConfig, "train") if args.config else TrainConfig()
     overrides = {"model": args.model, "seed": args.seed}
     config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
@@ -124,11 +155,19 @@ def _train(args: argparse.Namespace) -> int:
         config = replace(config, data=data)
     if args.max_epochs is not None:
         config = replace(config, trainer=replace(config.trainer, max_epochs=args.max_epochs))
-    run = train(config, args.data, args.out)
+    run = train(config, args.data, args.out, max_seconds=max_seconds)
     if "name" in run:
-        shown = {k: run[k] for k in ("kind", "n_train", "train_seconds", "best_val_loss", "val_metrics") if k in run}
-        print(f"wrote run {args.out}: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
+        print(_train_summary(args.out, run))
     return 0
+
+
+def _train_summary(out, run: dict) -> str:
+    shown = {k: run[k] for k in ("kind", "n_train", "train_seconds", "best_val_loss", "best_score", "val_metrics")
+             if k in run and run[k] is not None}
+    text = f"wrote run {out}: " + ", ".join(f"{k} {v}" for k, v in shown.items())
+    if run.get("complete") is False:
+        text += f"\nleg ended on time after epoch {run.get('epochs')}; continue with: xrdnet train --resume {out}"
+    return text
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -227,9 +266,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train the CNN or the forest baseline on a data set")
     p.add_argument("--config", default=None, help="YAML train config (e.g. configs/train_cpu.yaml)")
-    p.add_argument("--data", required=True, help="HDF5 data set from xrdnet simulate")
+    p.add_argument("--data", default=None, help="HDF5 data set from xrdnet simulate")
     p.add_argument("--model", choices=["cnn", "forest"], default=None)
-    p.add_argument("--out", required=True, help="run folder, e.g. runs/cnn")
+    p.add_argument("--out", default=None, help="run folder, e.g. runs/cnn")
+    p.add_argument("--max-time", default=None, metavar="MIN|H:MM",
+                   help="end this leg cleanly at an epoch boundary before this much time (CNN); continue with --resume")
+    p.add_argument("--resume", default=None, metavar="RUN",
+                   help="continue run folder RUN where its last leg stopped (weights, optimizer, schedule, epoch)")
     p.add_argument("--split-kind", choices=["structure", "structure_type", "compound"], default=None)
     p.add_argument("--max-train", type=int, default=None, help="cap on training patterns (seeded subset)")
     p.add_argument("--max-epochs", type=int, default=None)

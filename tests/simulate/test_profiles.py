@@ -250,6 +250,25 @@ def test_intensity_errors_scatter_log_normally_around_the_ideal_heights(nacl):
     assert log_ratio.std() == pytest.approx(sigma * math.sqrt(2), rel=0.1)
 
 
+def test_intensity_errors_of_a_pattern_do_not_depend_on_its_batch(nacl):
+    # A structure's peaks are padded to the most any structure of its batch has; per-peak draws
+    # must not move with that width (they did before normal_stable).
+    big = cubic("Pm-3m", 11.3, ["Cs", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])  # many more lines than NaCl
+    sim = XRDSimulator(profile=ProfileConfig(**FIXED, intensity_sigma=(0.3, 0.3)))
+    alone = sim.patterns([nacl], seed=2, pattern_ids=[5])
+    padded = sim.sticks
+    from xrdnet.simulate.profiles import render_patterns
+
+    from xrdnet.simulate.simulator import as_batch
+
+    batch = as_batch([nacl, big])
+    sticks = padded(batch, wavelength_angstrom=sim._stick_wavelength())
+    assert int(sticks.peak_mask[0].sum()) < sticks.peak_mask.shape[1]  # NaCl really is padded here
+    together = render_patterns(sticks, batch.lattice, sim.two_theta_deg(), sim.radiation, sim.profile, 2,
+                               torch.tensor([5, 6]), 1)
+    assert torch.allclose(alone[0], together[0], atol=1e-6)
+
+
 def test_detection_limit_removes_exactly_the_peaks_below_it(nacl):
     clean = XRDSimulator(profile=ProfileConfig(**FIXED))
     peaks = clean.peaks([nacl])[0]

@@ -213,7 +213,11 @@ def test_tiny_time_limit_ends_in_an_error_naming_the_groups_with_real_pyxtal():
     message = str(info.value)
     assert "\n" not in message and "index 0" in message
     assert f"space group(s) {', '.join(map(str, dict.fromkeys(groups)))} " in message and "timeout" in message
-    assert stats.exhausted == 2 and stats.dropped_timeout == 6 and stats.indices_done == 0
+    # Every one of the 2 x 3 attempts is dropped. Which of them hit the 0.1 ms limit and which failed
+    # inside pyxtal first depends on the machine's speed (it saw 4 time-outs of 6 on one machine and
+    # 6 on another), so only the total and "at least one time-out" are asserted.
+    assert stats.exhausted == 2 and stats.indices_done == 0
+    assert stats.dropped_timeout + stats.dropped_error + stats.dropped_mismatch == 6 and stats.dropped_timeout >= 1
     assert "2 space-group draws given up" in stats.summary()
 
 

@@ -10,7 +10,10 @@ Three ways to feed a network, chosen in ``DataConfig``:
   8501 points are 3.4 GB) and batches are fully shuffled;
 * **on the fly** (``on_the_fly: true``): batches carry only structure rows and pattern ids, and
   fresh profiles are rendered on the training device in ``on_after_batch_transfer`` with a seed
-  that changes every epoch, so the network never sees the same pattern twice.
+  that changes every epoch, so the network never sees the same pattern twice (a GPU's way);
+* **fresh** (``fresh: true``): every training presentation is rendered anew from the structures'
+  cached sticks in DataLoader workers, optionally cropped to laboratory scan ranges
+  (``coverage``); see ``xrdnet.data.fresh`` (a CPU's way: sticks once, profiles every time).
 
 Multi-GPU: the batch sampler itself deals every ``world_size``-th batch to a rank (equal counts
 per rank), so the Trainer runs with ``use_distributed_sampler=False``.
@@ -30,6 +33,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from xrdnet.data import hdf5 as h5io
 from xrdnet.data.reader import PatternDataset
 from xrdnet.data.splits import SPLIT_KINDS
+from xrdnet.simulate.coverage import CoverageConfig
 
 
 SAMPLE_WEIGHTS = ("none", "compound", "compound_sqrt_system", "compound_system")
@@ -74,6 +78,11 @@ class DataConfig:
     * ``compound_sqrt_system``: as ``compound``, then crystal systems re-weighted by
       1/√(their share), half-way between the data's own prior and a uniform one;
     * ``compound_system``: as ``compound``, then every crystal system weighs the same.
+
+    ``source_weights`` (``{mp_structures: 1, amcsd_minerals: 2}``) multiplies each source database's
+    share of the draws after that (a source not named keeps weight 1): the data mix.
+    ``fresh`` renders every training presentation anew (module docstring), ``epoch_size`` draws per
+    epoch (0 = as many as the split has patterns), ``coverage`` the scan ranges of fresh patterns.
     """
 
     batch_size: int = 128
@@ -87,8 +96,21 @@ class DataConfig:
     seed: int = 0
     include_sources: tuple[str, ...] = ()
     sample_weights: str = "none"
+    source_weights: dict | None = None
+    fresh: bool = False
+    epoch_size: int = 0
+    coverage: CoverageConfig = CoverageConfig()
 
     def __post_init__(self) -> None:
+        if self.epoch_size < 0:
+            raise ValueError(f"epoch_size must be >= 0, got {self.epoch_size}")
+        if self.fresh and self.on_the_fly:
+            raise ValueError("fresh and on_the_fly are two ways of rendering training patterns: choose one")
+        if self.coverage.active and not self.fresh:
+            raise ValueError("coverage crops fresh patterns: set data.fresh: true")
+        for name, w in (self.source_weights or {}).items():
+            if not (isinstance(w, (int, float)) and w >= 0):
+                raise ValueError(f"source_weights.{name} must be a non-negative number, got {w!r}")
         if self.sample_weights not in SAMPLE_WEIGHTS:
             raise ValueError(f"sample_weights must be one of {SAMPLE_WEIGHTS}, got {self.sample_weights!r}")
         if self.split_kind not in SPLIT_KINDS:
@@ -97,18 +119,36 @@ class DataConfig:
             raise ValueError("batch_size and window_blocks must be >= 1, num_workers and max_train >= 0")
 
 
+def apply_source_weights(weight: np.ndarray, sources: list[str], source_weights: dict | None) -> np.ndarray:
+    """Multiply each source database's share of ``weight [N]`` (sum 1) by its ``source_weights`` entry.
+
+    ``{amcsd_minerals: 2}`` doubles the share of draws the AMCSD structures had; renormalised to sum 1.
+    """
+    if not source_weights:
+        return weight
+    from xrdnet.data.reader import source_name
+
+    factor = np.asarray([float(source_weights.get(source_name(s), 1.0)) for s in sources])
+    out = weight * factor
+    if not out.sum() > 0:
+        raise ValueError(f"source_weights {source_weights} leave no training pattern to draw")
+    return out / out.sum()
+
+
 class BlockShuffleBatchSampler(Sampler):
     """Batches of positions ``0..n-1`` shuffled block-wise (see the module docstring).
 
     ``rows`` are the file rows behind the positions (sorted ascending); a block is the positions
     whose rows fall into one HDF5 chunk of ``block_rows`` rows. With ``shuffle=False`` batches come
     in file order. ``rank``/``world_size`` deal batches to DDP processes. ``weights`` ``[n]``
-    (summing to 1) make each shuffled epoch a weighted draw with replacement instead.
+    (summing to 1) make each shuffled epoch a weighted draw with replacement instead, of
+    ``epoch_size`` positions (0 = n). With ``draw_ids`` a batch is a list of ``(position, draw id)``
+    pairs (``xrdnet.data.fresh.draw_ids``: epoch and place in the epoch's order) instead of positions.
     """
 
     def __init__(self, rows: np.ndarray, block_rows: int, batch_size: int, shuffle: bool, seed: int = 0,
                  window_blocks: int = 8, rank: int = 0, world_size: int = 1, drop_last: bool = False,
-                 weights: np.ndarray | None = None) -> None:
+                 weights: np.ndarray | None = None, epoch_size: int = 0, draw_ids: bool = False) -> None:
         self.rows = np.asarray(rows)
         self.weights = None if weights is None else np.asarray(weights, np.float64)
         self.block_rows = max(1, int(block_rows))
@@ -118,6 +158,8 @@ class BlockShuffleBatchSampler(Sampler):
         self.window_blocks = window_blocks
         self.rank, self.world_size = rank, world_size
         self.drop_last = drop_last
+        self.epoch_size = int(epoch_size) if epoch_size else len(self.rows)
+        self.draw_ids = draw_ids
         self.epoch = 0
         block_id = self.rows // self.block_rows
         boundaries = np.flatnonzero(np.diff(block_id)) + 1
@@ -128,12 +170,16 @@ class BlockShuffleBatchSampler(Sampler):
         self.epoch = int(epoch)
 
     def _batches(self) -> list[np.ndarray]:
+        return [b for b, _ in self._numbered_batches()]
+
+    def _numbered_batches(self) -> list[tuple[np.ndarray, int]]:
+        """This rank's batches of positions, each with the epoch-order slot of its first entry."""
         if not self.shuffle:
             order = np.arange(len(self.rows))
         elif self.weights is not None:
             # Weighted epochs ignore the block structure: use them with in-memory data.
             rng = np.random.default_rng([self.seed, self.epoch])
-            order = rng.choice(len(self.rows), size=len(self.rows), replace=True, p=self.weights)
+            order = rng.choice(len(self.rows), size=self.epoch_size, replace=True, p=self.weights)
         else:
             rng = np.random.default_rng([self.seed, self.epoch])
             blocks = [self.blocks[i] for i in rng.permutation(len(self.blocks))]
@@ -142,8 +188,8 @@ class BlockShuffleBatchSampler(Sampler):
                 window = np.concatenate(blocks[w : w + self.window_blocks])
                 parts.append(window[rng.permutation(len(window))])
             order = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-        if self.drop_last and batches and len(batches[-1]) < self.batch_size:
+        batches = [(order[i : i + self.batch_size], i) for i in range(0, len(order), self.batch_size)]
+        if self.drop_last and batches and len(batches[-1][0]) < self.batch_size:
             batches = batches[:-1]
         if self.world_size > 1:
             per_rank = len(batches) // self.world_size  # equal counts, or DDP ranks wait on each other
@@ -151,10 +197,15 @@ class BlockShuffleBatchSampler(Sampler):
         return batches
 
     def __iter__(self):
+        if self.draw_ids:
+            from xrdnet.data.fresh import draw_ids
+
+            return iter(list(zip(b.tolist(), draw_ids(self.epoch, first, len(b)).tolist()))
+                        for b, first in self._numbered_batches())
         return iter(b.tolist() for b in self._batches())
 
     def __len__(self) -> int:
-        n = len(self.rows)
+        n = self.epoch_size if (self.shuffle and self.weights is not None) else len(self.rows)
         count = n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
         return count // self.world_size if self.world_size > 1 else count
 
@@ -232,6 +283,7 @@ class PatternDataModule(L.LightningDataModule):
             self.split_rows = {s: ds.indices(s, config.split_kind, config.include_sources)
                                for s in ("train", "val", "test")}
             self._formula, self._space_group, self._crystal_system = ds.formula, ds.space_group, ds.crystal_system
+            self._source = ds.source
             self._structure_index = ds.structure_index
             self.block_rows = ds.patterns.chunks[0] if ds.patterns.chunks else h5io.pattern_chunk_rows(
                 ds.n_points, ds.patterns.dtype.itemsize)
@@ -246,13 +298,25 @@ class PatternDataModule(L.LightningDataModule):
 
     def train_weights(self) -> np.ndarray | None:
         """Sampling probabilities ``[n_train]`` of the training patterns, or None for plain shuffling."""
-        if self.config.sample_weights == "none":
+        if self.config.sample_weights == "none" and not self.config.source_weights and not self.config.fresh:
             return None
         structure = self._structure_index[self.split_rows["train"]]
-        return sample_weights(self.config.sample_weights, [self._formula[i] for i in structure],
-                              self._space_group[structure], self._crystal_system[structure])
+        weight = sample_weights(self.config.sample_weights, [self._formula[i] for i in structure],
+                                self._space_group[structure], self._crystal_system[structure])
+        return apply_source_weights(weight, [self._source[i] for i in structure], self.config.source_weights)
 
-    def _data(self, split: str) -> PatternRows:
+    def _data(self, split: str):
+        if split not in self._datasets and self.config.fresh and split == "train":
+            from xrdnet.data.fresh import FreshPatternRows
+
+            profile = None
+            if self.config.on_the_fly_profile:
+                from xrdnet.config import load_config
+                from xrdnet.simulate import SimulatorConfig
+
+                profile = load_config(self.config.on_the_fly_profile, SimulatorConfig, section="simulator").profile
+            self._datasets[split] = FreshPatternRows(self.path, self.split_rows[split], profile, self.config.coverage,
+                                                     seed=int(self.attrs.get("seed", 0)) + 1_000_003 * (self.config.seed + 1))
         if split not in self._datasets:
             patterns = not (self.config.on_the_fly and split == "train")
             self._datasets[split] = PatternRows(self.path, self.split_rows[split], self.config.in_memory, patterns)
@@ -263,14 +327,19 @@ class PatternDataModule(L.LightningDataModule):
         trainer = getattr(self, "trainer", None)
         rank = trainer.global_rank if trainer is not None else 0
         world = trainer.world_size if trainer is not None else 1
-        block = 1 if (self.config.in_memory or (self.config.on_the_fly and split == "train")) else self.block_rows
+        fresh = self.config.fresh and split == "train"
+        block = 1 if (self.config.in_memory or fresh or (self.config.on_the_fly and split == "train")) else self.block_rows
         sampler = BlockShuffleBatchSampler(
             data.rows, block, self.config.batch_size, shuffle, self.config.seed, self.config.window_blocks,
             rank, world, drop_last=shuffle and len(data) > self.config.batch_size,
             weights=self.train_weights() if (shuffle and split == "train") else None,
+            epoch_size=self.config.epoch_size if split == "train" else 0, draw_ids=fresh,
         )
-        return DataLoader(data, batch_sampler=sampler, collate_fn=_identity, num_workers=self.config.num_workers,
-                          persistent_workers=self.config.num_workers > 0)
+        workers = 0 if (self.config.fresh and split != "train") else self.config.num_workers
+        from xrdnet.data.fresh import single_thread_worker
+
+        return DataLoader(data, batch_sampler=sampler, collate_fn=_identity, num_workers=workers,
+                          persistent_workers=workers > 0, worker_init_fn=single_thread_worker if fresh else None)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

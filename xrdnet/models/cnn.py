@@ -6,6 +6,9 @@ intensity axis) and passed through a strided stem and ``len(channels)`` blocks o
 conv → BatchNorm → GELU → max-pool (each halves the length). The feature map is averaged into
 ``position_bins`` bins along 2θ and flattened into an MLP with one output per space group: a
 global pool would throw away where the peaks are, which is exactly what symmetry depends on.
+With ``coverage_channel`` a second input channel marks the measured span of the pattern
+(``xrdnet.simulate.coverage.measured_span``), so a short scan's zeros read as "not measured", not
+as "no reflection here".
 
 Consistent heads. There is a single space-group head; crystal-system probabilities are the sums of
 the space-group probabilities inside each system, ``p(c) = Σ_{g ∈ c} p(g)`` (a log-sum-exp of the
@@ -45,6 +48,7 @@ class CNNConfig:
     cs_loss_weight: float = 0.5
     label_smoothing: float = 0.02
     compile: bool = False
+    coverage_channel: bool = False
 
     def __post_init__(self) -> None:
         if not self.channels or min(self.channels) < 1:
@@ -67,8 +71,9 @@ class XRDNet(nn.Module):
     def __init__(self, config: CNNConfig = CNNConfig()) -> None:
         super().__init__()
         c0 = config.channels[0]
+        self.coverage_channel = config.coverage_channel
         layers: list[nn.Module] = [
-            nn.Conv1d(1, c0, config.stem_kernel, stride=config.stem_stride, padding=config.stem_kernel // 2),
+            nn.Conv1d(2 if config.coverage_channel else 1, c0, config.stem_kernel, stride=config.stem_stride, padding=config.stem_kernel // 2),
             nn.BatchNorm1d(c0),
             nn.GELU(),
         ]
@@ -94,6 +99,10 @@ class XRDNet(nn.Module):
 
     def forward(self, pattern: torch.Tensor) -> torch.Tensor:
         x = torch.sqrt(pattern.clamp(min=0.0)).unsqueeze(1)  # [B, 1, G]
+        if self.coverage_channel:
+            from xrdnet.simulate.coverage import measured_span
+
+            x = torch.cat([x, measured_span(pattern).unsqueeze(1).to(x.dtype)], dim=1)  # [B, 2, G]
         x = self.features(x)  # [B, C, L]
         x = self.bins(x).flatten(1)  # [B, C·position_bins]
         return self.head(x)  # [B, 230]
@@ -151,7 +160,10 @@ class CNNClassifier(L.LightningModule):
         """Load a checkpoint written by ``xrdnet train`` (no data set needed)."""
         from xrdnet.config import config_from_dict
 
-        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+        from xrdnet.models.safe_load import load_checkpoint_file
+
+        # Weights only: a checkpoint is data (tensors, numbers, strings), never code to run.
+        ckpt = load_checkpoint_file(path, map_location)
         hp = ckpt["hyper_parameters"]
         model = cls(config_from_dict(CNNConfig, hp["config"]), hp["n_points"], hp["two_theta_deg"],
                     hp["wavelength_angstrom"], hp.get("data_attrs"))
@@ -184,6 +196,11 @@ class CNNClassifier(L.LightningModule):
             self.log(f"{split}_{name}", self.metrics[f"{split}_{name}"], prog_bar=True, batch_size=bs,
                      on_step=False, on_epoch=True)
         return loss
+
+    def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
+        # Dropout draws are a function of (seed, step) alone, so a run resumed from a checkpoint takes
+        # exactly the steps an uninterrupted one would (nothing else in a step draws random numbers).
+        torch.manual_seed((int(getattr(self, "train_seed", 0)) * 1_000_003 + int(self.global_step)) % (1 << 62))
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         return self._step(batch, "train")

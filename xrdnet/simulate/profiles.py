@@ -345,7 +345,8 @@ def sample_effects(
         two_theta = torch.where(live, torch.rad2deg(2.0 * torch.asin(sin.clamp(max=1.0))), two_theta)
     if config.intensity_sigma[1] > 0:
         sigma = params.intensity_sigma[:, None]
-        z = rng.normal(seed, pattern_ids, 22, intensity.shape[1]).to(intensity.device)
+        # column-stable: a peak's factor must not depend on how many peaks its batch is padded to
+        z = rng.normal_stable(seed, pattern_ids, 22, intensity.shape[1]).to(intensity.device)
         intensity = intensity * torch.exp(sigma * z - 0.5 * sigma * sigma)
     if config.detection_limit[1] == 0 and config.impurity_peaks == 0:
         return two_theta, intensity, live

@@ -73,3 +73,15 @@ def normal(seed: int, pattern_ids: torch.Tensor, stream: int, n: int, dtype=torc
     radius = torch.sqrt(-2.0 * torch.log(u1))
     angle = 2.0 * math.pi * u2
     return torch.cat([radius * torch.cos(angle), radius * torch.sin(angle)], dim=1)[:, :n].to(dtype)
+
+
+def normal_stable(seed: int, pattern_ids: torch.Tensor, stream: int, n: int, dtype=torch.float32) -> torch.Tensor:
+    """``[P, n]`` standard normals whose column j does not depend on n (cosine branch only).
+
+    ``normal`` pairs column j with column j + n/2, so its values move when n changes. Per-peak draws
+    need this variant: a structure's peak count is padded to the largest in its batch, and a pattern
+    must not change with the company it is rendered in.
+    """
+    u1 = uniform(seed, pattern_ids, 2 * stream + 1000, n, torch.float32)
+    u2 = uniform(seed, pattern_ids, 2 * stream + 1001, n, torch.float32)
+    return (torch.sqrt(-2.0 * torch.log(u1)) * torch.cos(2.0 * math.pi * u2)).to(dtype)
