@@ -119,6 +119,20 @@ class DataConfig:
             raise ValueError("batch_size and window_blocks must be >= 1, num_workers and max_train >= 0")
 
 
+def training_simulator_config(ds: PatternDataset, config: DataConfig):
+    """The data set's simulator settings, with ``config.on_the_fly_profile``'s profile when one is named:
+    what the on-the-fly and fresh renderers draw training patterns with."""
+    sim = ds.simulator_config()
+    if not config.on_the_fly_profile:
+        return sim
+    from dataclasses import replace
+
+    from xrdnet.config import load_config
+    from xrdnet.simulate import SimulatorConfig
+
+    return replace(sim, profile=load_config(config.on_the_fly_profile, SimulatorConfig, section="simulator").profile)
+
+
 def apply_source_weights(weight: np.ndarray, sources: list[str], source_weights: dict | None) -> np.ndarray:
     """Multiply each source database's share of ``weight [N]`` (sum 1) by its ``source_weights`` entry.
 
@@ -309,12 +323,8 @@ class PatternDataModule(L.LightningDataModule):
         if split not in self._datasets and self.config.fresh and split == "train":
             from xrdnet.data.fresh import FreshPatternRows
 
-            profile = None
-            if self.config.on_the_fly_profile:
-                from xrdnet.config import load_config
-                from xrdnet.simulate import SimulatorConfig
-
-                profile = load_config(self.config.on_the_fly_profile, SimulatorConfig, section="simulator").profile
+            with PatternDataset(self.path) as ds:
+                profile = training_simulator_config(ds, self.config).profile
             self._datasets[split] = FreshPatternRows(self.path, self.split_rows[split], profile, self.config.coverage,
                                                      seed=int(self.attrs.get("seed", 0)) + 1_000_003 * (self.config.seed + 1))
         if split not in self._datasets:
@@ -372,18 +382,10 @@ class OnTheFlyRenderer:
     """
 
     def __init__(self, path: str | Path, config: DataConfig) -> None:
-        from xrdnet.config import config_from_dict, load_config
-        from xrdnet.simulate import SimulatorConfig
-
         with PatternDataset(path) as ds:
             self.records = ds.records()
-            sim_dict = (ds.config or {}).get("simulator", {})
             self.base_seed = int(ds.attrs.get("seed", 0))
-        sim_config = config_from_dict(SimulatorConfig, sim_dict, f"{path}:simulator")
-        if config.on_the_fly_profile:
-            profile = load_config(config.on_the_fly_profile, SimulatorConfig, section="simulator").profile
-            sim_config = SimulatorConfig(sim_config.wavelength, sim_config.two_theta_range, sim_config.step, profile)
-        self.sim_config = sim_config
+            self.sim_config = training_simulator_config(ds, config)
         self._sims: dict[str, object] = {}
 
     def render(self, structure_rows: torch.Tensor, pattern_ids: torch.Tensor, epoch: int) -> torch.Tensor:

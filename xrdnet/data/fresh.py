@@ -49,10 +49,8 @@ class FreshPatternRows(Dataset):
 
     def __init__(self, path: str | Path, rows: np.ndarray, profile=None, coverage: CoverageConfig = CoverageConfig(),
                  seed: int = 0, cache=None) -> None:
-        from xrdnet.config import config_from_dict
         from xrdnet.data.reader import PatternDataset
         from xrdnet.data.stick_cache import StickCache
-        from xrdnet.simulate import SimulatorConfig
         from xrdnet.simulate.wavelengths import resolve_radiation
 
         self.path = str(path)
@@ -62,7 +60,7 @@ class FreshPatternRows(Dataset):
             self.crystal_system = ds.crystal_system[self.structure_row]
             self.space_group = ds.space_group[self.structure_row] - 1
             self.two_theta_deg = torch.from_numpy(ds.two_theta_deg.copy())
-            sim = config_from_dict(SimulatorConfig, (ds.config or {}).get("simulator", {}), f"{path}:simulator")
+            sim = ds.simulator_config()
         self.profile = profile if profile is not None else sim.profile
         self.radiation = resolve_radiation(sim.wavelength)
         self.coverage = coverage

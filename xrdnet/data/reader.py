@@ -118,6 +118,13 @@ class PatternDataset:
         """The resolved config the file was made with."""
         return self.attrs.get("config", {}) or {}
 
+    def simulator_config(self):
+        """The ``SimulatorConfig`` (radiation, grid, profile ranges) the file's patterns were rendered with."""
+        from xrdnet.config import config_from_dict
+        from xrdnet.simulate import SimulatorConfig
+
+        return config_from_dict(SimulatorConfig, self.config.get("simulator", {}), f"{self.path}:simulator")
+
     @property
     def wavelength_angstrom(self) -> float:
         return float(self.attrs["wavelength_angstrom"])

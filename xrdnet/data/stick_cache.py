@@ -58,14 +58,6 @@ def data_key(attrs: dict, n_structures: int) -> str:
     return f"v{CACHE_VERSION}:{n_structures}:{attrs.get('seed', '')}:{digest}"
 
 
-def _simulator_for(ds):
-    from xrdnet.config import config_from_dict
-    from xrdnet.simulate import SimulatorConfig, XRDSimulator
-
-    sim_config = config_from_dict(SimulatorConfig, (ds.config or {}).get("simulator", {}), f"{ds.path}:simulator")
-    return XRDSimulator.from_config(sim_config)
-
-
 def build_stick_cache(data_path: str | Path, out: str | Path | None = None, progress: bool = True) -> Path:
     """Compute every structure's sticks of ``data_path`` into ``out`` (default ``cache_path``); returns ``out``.
 
@@ -75,12 +67,13 @@ def build_stick_cache(data_path: str | Path, out: str | Path | None = None, prog
     from tqdm.auto import tqdm
 
     from xrdnet.data.reader import PatternDataset
+    from xrdnet.simulate import XRDSimulator
     from xrdnet.simulate.reflections import g_limits
 
     out = Path(out) if out is not None else cache_path(data_path)
     tmp = out.with_name(out.name + ".tmp")
     with PatternDataset(data_path) as ds:
-        sim = _simulator_for(ds)
+        sim = XRDSimulator.from_config(ds.simulator_config())
         lam = sim._stick_wavelength()
         _, g_max = g_limits(sim.two_theta_range, lam)
         n = ds.n_structures
@@ -129,6 +122,14 @@ def build_stick_cache(data_path: str | Path, out: str | Path | None = None, prog
             os.fsync(handle.fileno())
     os.replace(tmp, out)
     return out
+
+
+def _padded_positions(start: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where the ragged entries ``start[b] .. start[b] + count[b]`` of B structures go in a padded ``[B, max]``
+    array: ``(row [E], column [E], flat source index [E])`` for the E entries."""
+    row = np.repeat(np.arange(len(count)), count)
+    col = np.arange(len(row)) - np.repeat(np.cumsum(count) - count, count)
+    return row, col, np.repeat(start, count) + col
 
 
 def _append(dataset, values: np.ndarray) -> None:
@@ -222,13 +223,8 @@ class StickCache:
         b = len(rows)
         n_refl, n_peak = self.reflection_count[rows], self.peak_count[rows]
         h, m = max(int(n_refl.max()) if b else 0, 1), max(int(n_peak.max()) if b else 0, 1)
-        # flat source positions and padded destinations of every live entry
-        r_owner = np.repeat(np.arange(b), n_refl)
-        r_col = np.arange(len(r_owner)) - np.repeat(np.cumsum(n_refl) - n_refl, n_refl)
-        r_src = np.repeat(self.reflection_start[rows], n_refl) + r_col
-        p_owner = np.repeat(np.arange(b), n_peak)
-        p_col = np.arange(len(p_owner)) - np.repeat(np.cumsum(n_peak) - n_peak, n_peak)
-        p_src = np.repeat(self.peak_start[rows], n_peak) + p_col
+        r_owner, r_col, r_src = _padded_positions(self.reflection_start[rows], n_refl)
+        p_owner, p_col, p_src = _padded_positions(self.peak_start[rows], n_peak)
 
         hkl = np.zeros((b, h, 3), np.int64)
         intensity = np.zeros((b, h), np.float64)

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from xrdnet.simulate.coverage import measured_span
 from xrdnet.symmetry import N_CRYSTAL_SYSTEMS, N_SPACE_GROUPS, space_group_to_crystal_system_table
 
 
@@ -100,8 +101,6 @@ class XRDNet(nn.Module):
     def forward(self, pattern: torch.Tensor) -> torch.Tensor:
         x = torch.sqrt(pattern.clamp(min=0.0)).unsqueeze(1)  # [B, 1, G]
         if self.coverage_channel:
-            from xrdnet.simulate.coverage import measured_span
-
             x = torch.cat([x, measured_span(pattern).unsqueeze(1).to(x.dtype)], dim=1)  # [B, 2, G]
         x = self.features(x)  # [B, C, L]
         x = self.bins(x).flatten(1)  # [B, C·position_bins]
