@@ -38,6 +38,7 @@ from xrdnet.calibration import (
     reliability_diagram,
     training_prior,
 )
+from xrdnet.config import recorded_path
 from xrdnet.symmetry import CRYSTAL_SYSTEMS
 
 
@@ -100,7 +101,7 @@ def main(argv=None) -> int:
     fitted_on = {"data": Path(args.data).name, "split": "val", "split_kind": split_kind, "n": int(len(cs_tv)),
                  "note": "simulated validation patterns of the training data set; never measured patterns"}
     cal = Calibration.fit(cs_v, sg_v, cs_tv, sg_tv, fitted_on=fitted_on)
-    report: dict = {"run": str(run_dir), "model": run.info.get("name") or run.name, "fitted_on": fitted_on,
+    report: dict = {"run": recorded_path(run_dir), "model": run.info.get("name") or run.name, "fitted_on": fitted_on,
                     "cs_temperature": cal.cs_temperature, "sg_temperature": cal.sg_temperature}
     cs_t, sg_t, cs_tt, sg_tt = sets["test"]
     before = _figures(cs_t, sg_t, cs_tt, sg_tt)
@@ -146,7 +147,7 @@ def main(argv=None) -> int:
             refused += prep.refusal is not None
             for w in prep.warnings:
                 codes[w.code] = codes.get(w.code, 0) + 1
-        report["real"] = {"name": args.real_name, "folder": str(args.real), "n": real["n"],
+        report["real"] = {"name": args.real_name, "folder": recorded_path(args.real), "n": real["n"],
                           "before": r_before, "after": r_after, "baseline": baseline,
                           "cs_balanced_accuracy": m["cs_balanced_accuracy"], "sg_top5": m["sg_top5"],
                           "accuracy_vs_coverage": coverage, "priors": priors,

@@ -1,6 +1,6 @@
 """Choose the refusal thresholds of the pre-answer checks (``xrdnet/api.py``) on simulated data only.
 
-    OMP_NUM_THREADS=1 python scripts/calibrate_checks.py --data /work/data/real.h5 --n 4000 \
+    OMP_NUM_THREADS=1 python scripts/calibrate_checks.py --data data/real.h5 --n 4000 \
         --rruff ../shared/data/rruff --film ../shared/data/formats/xrdml/nomad_m54313_om2th_10.xrdml \
         --out reports/checks_calibration.json
 
@@ -34,7 +34,11 @@ from pathlib import Path
 import numpy as np
 
 from xrdnet import api
+from xrdnet.config import recorded_command, recorded_path
 from xrdnet.features import PeakFinderConfig, find_peaks, q_inv_angstrom_from_two_theta
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / "data" / "real.h5"
+"""The repository's own data set, wherever the checkout lives (a fixed absolute path works on one machine)."""
 
 CODES = ("x_axis_not_2theta", "low_coverage", "too_few_peaks", "amorphous", "thin_film")
 
@@ -242,7 +246,7 @@ def choose(rows, current, max_frr):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", default="/work/data/real.h5")
+    ap.add_argument("--data", default=str(DEFAULT_DATA))
     ap.add_argument("--n", type=int, default=4000, help="validation patterns (seeded subset)")
     ap.add_argument("--n-neg", type=int, default=500, help="simulated negatives per check")
     ap.add_argument("--seed", type=int, default=0)
@@ -357,7 +361,7 @@ def main(argv=None) -> int:
         "rule": f"each refusing check's false-refusal rate on simulated single-phase validation patterns "
                 f"≤ {100 * args.max_frr:g} %; the value in force is kept when it meets the rule, otherwise the "
                 "most sensitive value (detection on simulated negatives) that meets it",
-        "data": {"file": str(args.data), "split": "val (compound)", "n_validation": len(pos),
+        "data": {"file": recorded_path(args.data), "split": "val (compound)", "n_validation": len(pos),
                  "n_negatives_per_check": args.n_neg, "seed": args.seed},
         "thresholds_in_force": thresholds,
         "decisions": decisions,
@@ -366,7 +370,7 @@ def main(argv=None) -> int:
         "validation_measurements": measured,
         "sweeps": sweeps,
         "evaluation_only": evaluation,
-        "command": "OMP_NUM_THREADS=1 python scripts/calibrate_checks.py " + " ".join(argv or sys.argv[1:]),
+        "command": "OMP_NUM_THREADS=1 python scripts/calibrate_checks.py " + recorded_command(argv or sys.argv[1:]),
         "seconds": round(time.time() - t0, 1),
     }
     out = Path(args.out)

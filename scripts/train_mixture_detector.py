@@ -207,14 +207,14 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     from xrdnet.compare import load_labelled_patterns
+    from xrdnet.config import recorded_command, recorded_path
     from xrdnet.mixture import (MixtureConfig, fit, load_mixture_detector, make_mixtures, roc_auc)
     from xrdnet.models.runs import load_run
 
     t0 = time.perf_counter()
     run = load_run(args.checkpoint)
     grid = run.two_theta_deg
-    attrs = run.model.hparams.get("data_attrs") or {}
-    lam = float(run.model.hparams.get("wavelength_angstrom") or attrs.get("kalpha1_angstrom") or 1.5406)
+    lam = run.wavelength_angstrom  # the run's own; a run that states none is refused, never read as Cu
     config = MixtureConfig(steps=args.steps, batch_size=args.batch_size)
     if args.lr is not None:
         config = replace(config, lr=args.lr)
@@ -255,7 +255,7 @@ def main(argv=None) -> int:
                        already_pooled=True, batch_source=source, prefetch_process=source is not None,
                        init=load_mixture_detector(args.init) if args.init else None)
         n_compounds = len(np.unique(banks["train"].compound)) if banks is not None else d["n_train_compounds"]
-        detector.record.update({"data": str(args.data), "split_kind": "compound",
+        detector.record.update({"data": recorded_path(args.data), "split_kind": "compound",
                                 "n_train_compounds": int(n_compounds), "checkpoint": args.checkpoint.name})
         if banks is not None:
             detector.record["threshold_chosen_on"] = (
@@ -319,13 +319,13 @@ def main(argv=None) -> int:
         "genuine_mixtures": {n: {"probability": float(p), "flagged": bool(p >= thr)} for n, p in zip(g_names, p_gen)},
         "measured_single_phase_other": {n: {"probability": float(p), "flagged": bool(p >= thr)}
                                         for n, p in zip(s_names, p_sing)},
-        "read_errors": [list(e) for e in g_err + s_err],
+        "read_errors": [[recorded_path(p), m.replace(p, recorded_path(p))] for p, m in g_err + s_err],
         "inference_ms_per_pattern": round(per_pattern_ms, 2),
         "train_seconds": detector.record.get("train_seconds"),
         "steps_done": detector.record.get("steps_done"),
         "n_parameters": detector.record.get("n_parameters"),
         "seconds_total": round(time.perf_counter() - t0, 1),
-        "command": "python " + " ".join([sys.argv[0]] + (argv if argv is not None else sys.argv[1:])),
+        "command": "python " + recorded_command([sys.argv[0]] + (argv if argv is not None else sys.argv[1:])),
     }
     detector.record["figures"] = {k: figures[k] for k in ("sim_test", "sim_test_rendered_sticks", "independent_rendered",
                                                           "rruff_single_phase", "genuine_mixtures")}

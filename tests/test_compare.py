@@ -135,3 +135,19 @@ def test_compare_applies_the_stored_calibration(tiny_dataset, tmp_path):
     cal = compare_runs([forest], tiny_dataset, tmp_path / "cal")["rows"][0]
     assert cal["calibrated"] and np.isclose(cal["cs_accuracy"], raw["cs_accuracy"])  # answers unchanged
     assert np.isclose(cal["cs_ece_uncalibrated"], raw["cs_ece"]) and not np.isclose(cal["cs_ece"], raw["cs_ece"])
+
+
+def test_measured_files_without_a_wavelength_are_warned_naming_file_and_wavelength(tmp_path):
+    """Issue 21: load_labelled_patterns gave such files the model's wavelength without a word."""
+    from xrdnet.compare import load_labelled_patterns
+
+    grid = np.round(np.arange(5.0, 90.0 + 1e-9, 0.01), 4)
+    x = np.arange(10.0, 80.0, 0.02)
+    y = 20 + sum(1000 * np.exp(-0.5 * ((x - c) / 0.08) ** 2) for c in (27.4, 31.7, 45.5, 56.5, 66.2))
+    np.savetxt(tmp_path / "bare.xy", np.column_stack([x, y]), fmt="%.4f")  # states no wavelength
+    np.savetxt(tmp_path / "stated.xy", np.column_stack([x, y]), fmt="%.4f", header="wavelength: 1.54056")
+    (tmp_path / "labels.csv").write_text("file,space_group\nbare.xy,225\nstated.xy,225\n")
+    with pytest.warns(UserWarning, match=r"1 measured file\(s\) state no wavelength \(bare\.xy\); assumed the "
+                                         r"model's Mo Kα1, λ = 0\.70930 Å") as caught:
+        measured = load_labelled_patterns(tmp_path, grid, 0.7093)
+    assert measured["n"] == 2 and not any("stated.xy" in str(w.message) for w in caught)

@@ -18,7 +18,9 @@ from xrdnet.patterns_io import (
 )
 from xrdnet.simulate.wavelengths import resolve_radiation
 
-RRUFF = Path("/work/shared/data/rruff")
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"  # the checkout's sibling, wherever it lives
+RRUFF = SHARED / "data" / "rruff"
+NO_RRUFF = f"shared RRUFF data not present at {RRUFF} (../shared/data/rruff next to the repository)"
 CU_KA1 = resolve_radiation("CuKa").kalpha1_angstrom
 MO_KA1 = resolve_radiation("MoKa").kalpha1_angstrom
 GRID = np.round(np.arange(5.0, 90.0 + 1e-9, 0.01), 2)  # the default model grid, 8501 points
@@ -186,6 +188,46 @@ def test_decreasing_file_is_reversed_and_tiny_negatives_clipped(tmp_path):
     assert any("reversed" in w for w in p.warnings) and any("clipped" in w for w in p.warnings)
 
 
+# --------------------------------------------------------------------------- synchrotron .chi (issue 21)
+
+def _q_curve(step=0.05):
+    """Q [n] in 1/Å from 0.5 to ~31 (a synchrotron integration) and intensity with a peak at Q = 2.0."""
+    q = 0.5 + step * np.arange(int(30.5 / step) + 1)
+    return q, 10.0 + _gauss(q, 2.0, 0.02)
+
+
+@pytest.mark.parametrize("title, factor", [("# chi_Q chi_I", 1.0), ("# q_A^-1 I", 1.0), ("# q_nm^-1 I", 10.0)])
+def test_one_line_header_chi_reads_q(tmp_path, title, factor):
+    """diffpy/pyFAI write one column-title line, no point count; Q in 1/nm is converted to 1/Å."""
+    q, y = _q_curve()
+    p = read_pattern(_write(tmp_path, "ni.chi", title + "\n" + _table(zip(q * factor, y), "{:.6f} {:.3f}")))
+    assert p.format == "chi" and p.x_unit == "q" and p.x_unit_source == "header" and len(p) == len(q)
+    np.testing.assert_allclose(p.q_inv_angstrom, q, atol=1e-6)
+    assert p.q_inv_angstrom[-1] == pytest.approx(31.0, abs=0.05)
+    assert p.wavelength_angstrom is None and p.two_theta_deg is None  # nobody stated one: none assumed
+
+
+def test_one_line_header_chi_reads_two_theta_and_pyfai_wavelength(tmp_path):
+    tt, y = _curve()
+    p = read_pattern(_write(tmp_path, "a.chi", "# 2th_deg I\n" + _table(zip(tt, y))))
+    assert p.x_unit == "2theta" and p.two_theta_deg[0] == pytest.approx(10.0) and p.wavelength_angstrom is None
+    q, yq = _q_curve()
+    header = "# == pyFAI calibration ==\n# Wavelength: 1.0332e-10 m\n#  q_nm^-1  I\n"
+    p = read_pattern(_write(tmp_path, "b.chi", header + _table(zip(q * 10.0, yq), "{:.6f} {:.3f}")))
+    assert p.x_unit == "q" and p.wavelength_angstrom == pytest.approx(1.0332) and p.wavelength_source == "file"
+    np.testing.assert_allclose(p.q_inv_angstrom, q, atol=1e-6)
+
+
+@pytest.mark.parametrize("text", ["# r_mm I\n", "# chi_R chi_I\n", ""])
+def test_chi_with_unknown_axis_is_refused_in_one_line(tmp_path, text):
+    tt, y = _curve()
+    path = _write(tmp_path, "radial.chi", text + _table(zip(tt, y)))
+    with pytest.raises(PatternFileError) as info:
+        read_pattern(path)
+    message = str(info.value)
+    assert message.startswith(str(path)) and "\n" not in message and ("2θ, Q nor d" in message or "x axis" in message)
+
+
 # --------------------------------------------------------------------------- broken files
 
 TT, Y = _curve()
@@ -306,7 +348,7 @@ def test_read_many_continues_past_bad_files(tmp_path):
         read_many([good], "NotAnAnode")
 
 
-@pytest.mark.skipif(not (RRUFF / "rruff_0000.xy").is_file(), reason="shared RRUFF data not present")
+@pytest.mark.skipif(not (RRUFF / "rruff_0000.xy").is_file(), reason=NO_RRUFF)
 def test_rruff_files_get_their_wavelength_from_the_header():
     files = sorted(RRUFF.glob("rruff_*.xy"))[::60]  # a spread of 8; the whole folder is checked by hand (454/454)
     patterns, errors = read_many(files)
@@ -314,7 +356,7 @@ def test_rruff_files_get_their_wavelength_from_the_header():
     assert all(p.wavelength_source == "file" and p.wavelength_angstrom == pytest.approx(CU_KA1) for p in patterns)
 
 
-@pytest.mark.skipif(not (RRUFF / "rruff_0000.xy").is_file(), reason="shared RRUFF data not present")
+@pytest.mark.skipif(not (RRUFF / "rruff_0000.xy").is_file(), reason=NO_RRUFF)
 def test_real_rruff_file_reads():
     p = read_pattern(RRUFF / "rruff_0000.xy")
     assert len(p) == 8500 and p.format == "xy" and p.warnings == []

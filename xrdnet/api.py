@@ -18,8 +18,8 @@ code                        when                                                
 ``x_axis_not_2theta``       the x axis is Q or d (stated: converted, no wavelength           if only
                             needed) or looks like it (values ≤ ``X_AXIS_MAX_FOR_Q_OR_D``,    guessed
                             or decreasing values in a d range) while called 2θ
-``wavelength_assumed``      a 2θ axis without a stated wavelength: the model's (Cu Kα1)       no
-                            is assumed and named
+``wavelength_assumed``      a 2θ axis without a stated wavelength: the model's (its line      no
+                            and λ, e.g. Cu Kα1) is assumed and named
 ``low_coverage``            the pattern covers less than ``WARN_COVERAGE`` of the model's     below
                             2θ range (at its wavelength, i.e. of its Q range)                 ``MIN_COVERAGE``
 ``too_few_peaks``           fewer than ``MIN_PEAKS`` sharp peaks                              yes
@@ -28,6 +28,10 @@ code                        when                                                
 ``thin_film``               XRDML scan axis 2θ-ω / header words (warning); or the strong     one family
                             peaks are one family of orders (Q ratios 1:2:3…) (refusal)
 ``likely_mixture``          the mixture detector (``xrdnet.mixture``) says so                no
+``mixture_detector_``       the checkpoint's mixture detector failed to load or to run: no    no
+``unavailable``             pattern of the batch could be flagged ``likely_mixture``
+``indexing_disagrees``      the peaks index confidently (``xrdnet.indexing.evidence``) on    no
+                            a cell of another crystal system than the answer; names it
 ``low_confidence``          below ``min_confidence``: the answer is "uncertain"               (abstains)
 ``prior``                   ``prior=`` re-weighted the probabilities                          no
 ``forced``                  ``force=True`` answered despite a refusal                         (answers)
@@ -43,6 +47,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -122,6 +127,8 @@ patterns: 0.00 %); at ratio 0.5, 3 → 6 peaks raises detection of simulated hum
 _THIN_FILM_WORDS = re.compile(r"(?i)thin[ -]?film|epitax|\bom(ega)?[-_ ]?2th|2theta[-_ ]?omega|omega[-_ ]?2theta|"
                               r"rocking|reciprocal space map|\bMRD\b|grazing|GIXRD")
 REFUSING_CODES = ("x_axis_not_2theta", "low_coverage", "too_few_peaks", "amorphous", "thin_film")
+MIXTURE_UNAVAILABLE = "mixture_detector_unavailable"
+"""Code of the results the mixture detector could not judge (it failed to load or to run)."""
 
 
 @dataclass(frozen=True)
@@ -174,8 +181,14 @@ class ModelInfo:
     real_baseline_cs_accuracy: float | None = None
     real_n: int | None = None
     real_set: str | None = None
-    wavelength_angstrom: float = 1.5406
+    wavelength_angstrom: float | None = None
+    """The run's own (``LoadedRun.wavelength_angstrom``); required: no model is trained at an assumed one."""
     two_theta_range_deg: tuple[float, float] = (5.0, 90.0)
+
+    def __post_init__(self) -> None:
+        if self.wavelength_angstrom is None:
+            raise ValueError(f"model {self.name}: no wavelength stated for its training patterns; a 2θ answer "
+                             "needs the model's wavelength (no default is assumed)")
 
     def headline(self) -> str:
         """One line: the model, its measured accuracy on real patterns and the constant baseline."""
@@ -224,6 +237,8 @@ class PredictionResult:
     prior: str | None = None
     mixture_probability: float | None = None
     source: str | None = None
+    cell: dict | None = None
+    cell_of_predicted_system: dict | None = None
 
     @property
     def refused(self) -> bool:
@@ -267,6 +282,8 @@ class PredictionResult:
             "x_unit": self.x_unit,
             "prior": self.prior,
             "mixture_probability": self.mixture_probability,
+            "cell": self.cell,
+            "cell_of_predicted_system": self.cell_of_predicted_system,
             "warnings": [w.to_dict() for w in self.warnings],
             "model": {"name": m.name, "kinds": list(m.kinds), "calibrated": m.calibrated,
                       "temperatures": [list(t) for t in m.temperatures],
@@ -293,6 +310,7 @@ class _Prepared:
     peaks_two_theta_deg: list[float]
     source: str | None
     error: str | None = None
+    indexing: Any = None  # xrdnet.indexing.IndexingResult of the sharp peaks, None before the checks
 
 
 def _x_to_q(x: np.ndarray, x_unit: str) -> np.ndarray:
@@ -490,6 +508,7 @@ def check_pattern(x: Any, intensity: Any, grid_two_theta_deg: np.ndarray, model_
                   wavelength_source: str | None = None, x_unit_label: str | None = None) -> _Prepared:
     """Every check before the model runs, and the pattern on the model's grid (pure: arrays in, findings out)."""
     from xrdnet.patterns_io import MeasuredPattern, PatternFileError, to_model_grid
+    from xrdnet.simulate.wavelengths import describe_wavelength
 
     if x_unit not in X_UNITS:
         raise ValueError(f"x_unit must be one of {X_UNITS}, got {x_unit!r}")
@@ -526,8 +545,8 @@ def check_pattern(x: Any, intensity: Any, grid_two_theta_deg: np.ndarray, model_
             lam, lam_source = lam_model, "assumed"
             warnings.append(PredictionWarning(
                 "wavelength_assumed", f"no wavelength stated (file or --wavelength): assumed the model's "
-                f"Cu Kα1, λ = {lam_model:.5f} Å; if the pattern was measured with another anode, the answer "
-                "is meaningless"))
+                f"{describe_wavelength(lam_model)}; if the pattern was measured with another wavelength, the "
+                "answer is meaningless"))
         else:
             lam, lam_source = float(wavelength_angstrom), wavelength_source or "argument"
 
@@ -562,6 +581,10 @@ def check_pattern(x: Any, intensity: Any, grid_two_theta_deg: np.ndarray, model_
     noise = noise_sigma(measured) / max(float(info.get("scale") or 0.0), 1e-300) if not subtract_background else None
     peak_warnings, peak_refusal, peaks = check_peaks(row, grid_two_theta_deg, lam_model, noise)
     prepared.warnings += peak_warnings
+    from xrdnet.indexing import index_measured_peaks
+
+    sharp_two_theta, sharp_heights, _ = peak_measurements(row, grid_two_theta_deg, noise)
+    prepared.indexing = index_measured_peaks(sharp_two_theta, sharp_heights, lam_model)
     prepared.refusal = prepared.refusal or peak_refusal
     from xrdnet.features import PeakFinderConfig, find_peaks
 
@@ -588,15 +611,30 @@ def default_checkpoint() -> Path:
     return Path(os.environ.get("XRDNET_CHECKPOINT", here))
 
 
+def _failure(what: str, exc: BaseException) -> str:
+    """One line naming what failed and the exception (type and text), for a warning and a result's code."""
+    text = " ".join(str(exc).split())
+    return f"{what} ({type(exc).__name__}: {text[:200]})" if text else f"{what} ({type(exc).__name__})"
+
+
 def _mixture_detector(checkpoint: Path):
+    """``(detector or None, why it is unavailable or None)`` of a checkpoint.
+
+    A checkpoint without a detector has none (no problem). A broken one must not stop predictions, but
+    must not vanish silently either: without it no pattern can be flagged ``likely_mixture``, so the
+    failure is warned here and named on every result (``MIXTURE_UNAVAILABLE``).
+    """
     try:
         from xrdnet.mixture import load_mixture_detector
     except ImportError:
-        return None
+        return None, None
     try:
-        return load_mixture_detector(checkpoint)
-    except Exception:  # noqa: BLE001 - a broken detector must not stop predictions
-        return None
+        return load_mixture_detector(checkpoint), None
+    except Exception as exc:  # noqa: BLE001 - a broken detector must not stop predictions
+        problem = _failure(f"the mixture detector of {checkpoint} could not be loaded; no pattern can be "
+                           "flagged as a likely mixture", exc)
+        warnings.warn(problem, RuntimeWarning, stacklevel=3)
+        return None, problem
 
 
 class Predictor:
@@ -673,7 +711,7 @@ class Predictor:
             import json
 
             self.tree = json.loads(tree_file.read_text())
-        self.mixture = _mixture_detector(paths[0])
+        self.mixture, self.mixture_problem = _mixture_detector(paths[0])
 
     # ---------------------------------------------------------------- model probabilities
     def probabilities(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -773,21 +811,27 @@ class Predictor:
         run_idx = [i for i, p in enumerate(prepared) if p.row is not None and (p.refusal is None or force)]
         cs_all = sg_all = None
         mixture = None
+        mixture_problem = self.mixture_problem if self.mixture is None else None
         if run_idx:
             rows = np.stack([prepared[i].row for i in run_idx]).astype(np.float32)
             cs_all, sg_all = self.probabilities(rows)
             if self.mixture is not None:
                 try:
                     mixture = np.asarray(self.mixture.mixture_probability(rows), dtype=np.float64)
-                except Exception:  # noqa: BLE001
+                except Exception as exc:  # noqa: BLE001 - the class answer stands without the mixture flag
                     mixture = None
+                    mixture_problem = _failure(f"the mixture detector failed on a batch of {len(rows)} "
+                                               "pattern(s); none of them can be flagged as a likely mixture", exc)
+                    warnings.warn(mixture_problem, RuntimeWarning, stacklevel=2)
         position = {i: j for j, i in enumerate(run_idx)}
         return [self._finish(p, None if i not in position else (cs_all[position[i]], sg_all[position[i]]),
-                             None if (mixture is None or i not in position) else float(mixture[position[i]]), force)
+                             None if (mixture is None or i not in position) else float(mixture[position[i]]), force,
+                             mixture_problem=mixture_problem if i in position else None)
                 for i, p in enumerate(prepared)]
 
     # ---------------------------------------------------------------- assembling the answer
-    def _finish(self, p: _Prepared, proba, mixture: float | None, force: bool) -> PredictionResult:
+    def _finish(self, p: _Prepared, proba, mixture: float | None, force: bool,
+                mixture_problem: str | None = None) -> PredictionResult:
         from xrdnet.calibration import decode
 
         result = PredictionResult(status="refused", model=self.info, warnings=list(p.warnings),
@@ -803,6 +847,8 @@ class Predictor:
                     "likely_mixture", f"the mixture detector gives {100 * mixture:.0f} % (threshold "
                     f"{100 * threshold:.0f} %) that peaks of more than one phase are present; the answer "
                     "describes at most the main phase"))
+        if mixture_problem is not None:
+            result.warnings.append(PredictionWarning(MIXTURE_UNAVAILABLE, mixture_problem))
         if self.prior_name is not None:
             result.warnings.append(PredictionWarning(
                 "prior", f"probabilities re-weighted for the '{self.prior_name}' population "
@@ -830,9 +876,34 @@ class Predictor:
         result.status = "answered"
         result.crystal_system = ClassScore(CRYSTAL_SYSTEMS[cs], cs, float(cs_p[cs]))
         result.space_group = ClassScore(space_group_symbol(sg), sg, float(sg_p[sg - 1]))
+        self._indexing_evidence(p, result)
         if self.tree is not None and p.row is not None:
             result.rule = self._rule(p.row, result.crystal_system, result.space_group)
         return result
+
+    @staticmethod
+    def _indexing_evidence(p: _Prepared, result: PredictionResult) -> None:
+        """The best cells (``cell``, ``cell_of_predicted_system``) and an ``indexing_disagrees`` warning
+        when a confident cell stands for another crystal system than the answer."""
+        from xrdnet.indexing import CONFIDENT_MIN_MERIT, CONFIDENT_MIN_SHARE, agrees, cell_record, is_confident
+        from xrdnet.indexing.evidence import FAMILY_OF_SYSTEM
+
+        if p.indexing is None or result.crystal_system is None:
+            return
+        best, answer = p.indexing.best, result.crystal_system.name
+        result.cell = cell_record(best)
+        family = FAMILY_OF_SYSTEM.get(answer)
+        result.cell_of_predicted_system = cell_record(p.indexing.cells.get(family)) if family else None
+        if is_confident(best) and not agrees(best, answer):
+            axes = f"a = {best.a:.4f} Å" if best.family == "cubic" else \
+                f"a = {best.a:.4f}, b = {best.b:.4f}, c = {best.c:.4f} Å" if best.family == "orthorhombic" else \
+                f"a = {best.a:.4f}, c = {best.c:.4f} Å"
+            result.warnings.append(PredictionWarning(
+                "indexing_disagrees", f"the peaks index on a {best.crystal_system} {best.centring} cell, {axes} "
+                f"(M{best.n_lines} = {best.figure_of_merit:.0f}, {100 * best.indexed_fraction:.0f} % of {best.n_lines} "
+                f"lines, zero shift {best.zero_shift_deg:+.3f}°), not on a {answer} one: on measured validation "
+                f"scans such a cell (M ≥ {CONFIDENT_MIN_MERIT:.0f}, ≥ {100 * CONFIDENT_MIN_SHARE:.0f} % indexed) "
+                "names the right crystal system 3 times in 4"))
 
     def _rule(self, row: np.ndarray, cs: ClassScore, sg: ClassScore) -> RuleExplanation | None:
         """The surrogate rule of this pattern's leaf, or None when its class is not the answer."""

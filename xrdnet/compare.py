@@ -147,6 +147,10 @@ def _calibrated(pred, calibration):
     return Prediction(cs, sg, cs_pred, sg_pred)
 
 
+MAX_FILES_NAMED = 5
+"""Files named in the one-line warning about measured files without a wavelength (the rest are counted)."""
+
+
 def load_labelled_patterns(folder: str | Path, grid: np.ndarray, wavelength_angstrom: float,
                            subtract_background: bool = False) -> dict:
     """Measured patterns of ``folder`` (listed in its ``labels.csv``) on the model grid, with labels.
@@ -157,6 +161,7 @@ def load_labelled_patterns(folder: str | Path, grid: np.ndarray, wavelength_angs
     import csv
 
     from xrdnet.patterns_io import read_many, to_model_grid
+    from xrdnet.simulate.wavelengths import describe_wavelength
     from xrdnet.symmetry import crystal_system_index
 
     folder = Path(folder)
@@ -174,9 +179,15 @@ def load_labelled_patterns(folder: str | Path, grid: np.ndarray, wavelength_angs
                 labels[row["file"]] = number
     patterns, errors = read_many([folder / name for name in labels], None)
     rows, sgs, files = [], [], []
+    unstated = [p.path.name for p in patterns if p.wavelength_angstrom is None]
+    if unstated:  # said, not silent: a file measured with another anode would be misplaced in 2θ
+        shown = ", ".join(unstated[:MAX_FILES_NAMED]) + (f" and {len(unstated) - MAX_FILES_NAMED} more"
+                                                        if len(unstated) > MAX_FILES_NAMED else "")
+        warnings.warn(f"{folder}: {len(unstated)} measured file(s) state no wavelength ({shown}); assumed the "
+                      f"model's {describe_wavelength(wavelength_angstrom)}", stacklevel=2)
     for pattern in patterns:
         if pattern.wavelength_angstrom is None:
-            pattern.wavelength_angstrom = wavelength_angstrom  # the set's README states Cu Kα
+            pattern.wavelength_angstrom = wavelength_angstrom  # assumed, and warned above
         try:
             row, _ = to_model_grid(pattern, grid, wavelength_angstrom, subtract_background=subtract_background)
         except ValueError:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import re
 import types
 import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Sequence, TypeVar
 
 import yaml
 
@@ -182,6 +183,35 @@ def config_to_dict(config: Any) -> Any:
     if isinstance(config, Path):
         return str(config)
     return config
+
+
+def recorded_path(path: str | Path) -> str:
+    """``path`` as a record written beside results (summary.json, detector.json, a card) should hold it.
+
+    Records travel with the package; an absolute path names the machine they were made on and is wrong
+    everywhere else. A relative path is kept as given (relative to the directory the command ran in, the
+    repository root by convention); an absolute one is made relative to the current directory
+    (``/work/shared/data/rruff`` run from ``/work/main`` is ``../shared/data/rruff``), or becomes its bare
+    name where no relative path exists (another drive on Windows).
+    """
+    text = str(path)
+    if not os.path.isabs(text):
+        return text
+    try:
+        return Path(os.path.relpath(text)).as_posix()
+    except ValueError:
+        return Path(text).name
+
+
+def recorded_command(argv: Sequence[str]) -> str:
+    """A command line for a record: every absolute path in it (``/x/y``, ``--data=/x/y``) as ``recorded_path``."""
+    words = []
+    for word in map(str, argv):
+        key, sep, value = word.partition("=") if word.startswith("-") else ("", "", word)
+        if not sep:
+            key, value = "", word
+        words.append(key + sep + recorded_path(value) if os.path.isabs(value) else word)
+    return " ".join(words)
 
 
 def config_to_json(config: Any) -> str:

@@ -173,6 +173,17 @@ def format_header(model: dict) -> str:
     return line
 
 
+def format_cell(cell: dict) -> str:
+    """One line for an indexed cell (``PredictionResult.to_dict()["cell"]``)."""
+    family = cell["family"]
+    axes = (f"a = {cell['a']:.4f} Å" if family == "cubic" else
+            f"a = {cell['a']:.4f}, b = {cell['b']:.4f}, c = {cell['c']:.4f} Å" if family == "orthorhombic" else
+            f"a = {cell['a']:.4f}, c = {cell['c']:.4f} Å")
+    return (f"{cell['crystal_system']} {cell['centring']}, {axes}, M{cell['n_lines']} = {cell['figure_of_merit']:.1f}, "
+            f"{100 * cell['indexed_fraction']:.0f} % of {cell['n_lines']} lines indexed, zero shift "
+            f"{cell['zero_shift_deg']:+.3f}°" + ("" if cell.get("confident") else " (not confident)"))
+
+
 def format_result(result: dict) -> str:
     """Human-readable lines for one file (a :meth:`PredictionResult.to_dict`)."""
     lines = [f"{result['file']}"]
@@ -196,6 +207,10 @@ def format_result(result: dict) -> str:
                                                          for g in top["space_group"]))
     if result.get("rule"):
         lines.append(f"  rule: {result['rule']}")
+    for label, cell in (("best indexing cell", result.get("cell")),
+                        ("cell of the answer's system", result.get("cell_of_predicted_system"))):
+        if cell and (label.startswith("best") or cell != result.get("cell")):
+            lines.append(f"  {label}: {format_cell(cell)}")
     peaks = result.get("peaks_two_theta_deg") or []
     shown = ", ".join(f"{p:.2f}" for p in peaks[:15]) + (" ..." if len(peaks) > 15 else "")
     lines.append(f"  {len(peaks)} peaks (2θ °): {shown}")

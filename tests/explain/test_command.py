@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,6 +43,9 @@ def test_rules_command_writes_every_export(tiny_dataset, tiny_cnn, tmp_path, cap
     else:
         assert head["text"].startswith("no rule beats always answering") and head["text"] in printed
     assert summary["target"] == "crystal_system" and "Methods" in (out / "methods.md").read_text()
+    # given absolute (tmp_path), recorded relative: summary.json ships in the package (issue 21)
+    assert not Path(summary["run"]).is_absolute() and not Path(summary["data"]).is_absolute()
+    assert (Path.cwd() / summary["data"]).resolve() == tiny_dataset.resolve()
     assert summary["config"]["max_depth"] == 2
     sweep = (out / "sweep.csv").read_text().splitlines()
     assert sweep[0].startswith("model,depth,actual_depth,leaves,fidelity,accuracy,n")

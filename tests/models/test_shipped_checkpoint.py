@@ -57,3 +57,13 @@ def test_shipped_checkpoint_carries_its_grid_and_version():
     with torch.no_grad():
         out = model(torch.zeros(1, model.hparams["n_points"]))
     assert out.shape == (1, 230) and torch.isfinite(out).all()
+
+
+def test_shipped_checkpoint_states_its_wavelength():
+    """No default is assumed any more (issue 21): the shipped run must carry its own Cu Kα1."""
+    from xrdnet.api import default_checkpoint
+    from xrdnet.models.runs import load_run
+
+    run = load_run(default_checkpoint())
+    assert run.model.hparams["wavelength_angstrom"] == pytest.approx(1.54056)
+    assert run.wavelength_angstrom == pytest.approx(1.54056)

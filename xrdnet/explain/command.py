@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xrdnet.config import config_to_dict, save_config
+from xrdnet.config import config_to_dict, recorded_path, save_config
 from xrdnet.data.splits import SPLIT_KINDS, SPLIT_NAMES
 from xrdnet.explain.rule_export import (
     headline_rule,
@@ -198,7 +198,8 @@ def compute_rule_inputs(run: str | Path, data: str | Path, config: RulesConfig =
             splits[split] = SplitFeatures(rows, np.concatenate(X), np.concatenate(cs), np.concatenate(sg),
                                           cs_all[rows].astype(np.int64), sg_all[rows].astype(np.int64),
                                           compounds[rows])
-    info = {"run": str(run), "run_kind": loaded.kind, "data": str(data), "wavelength_angstrom": lam,
+    # paths as given (relative to where the command ran), never absolute: summary.json ships in the package
+    info = {"run": recorded_path(run), "run_kind": loaded.kind, "data": recorded_path(data), "wavelength_angstrom": lam,
             "split_kind": config.split_kind, "patterns_available": available}
     real = None
     if real_dir is not None:
@@ -215,7 +216,8 @@ def compute_rule_inputs(run: str | Path, data: str | Path, config: RulesConfig =
         real = SplitFeatures(np.arange(len(patterns)), features, np.asarray(prediction.cs_pred, dtype=np.int64),
                              np.asarray(prediction.sg_pred, dtype=np.int64),
                              np.array([crystal_system_index(int(g)) for g in sg_true], dtype=np.int64), sg_true)
-        info["real"] = {"folder": str(real_dir), "n": int(measured["n"]), "n_skipped": int(measured["n_skipped"])}
+        info["real"] = {"folder": recorded_path(real_dir), "n": int(measured["n"]),
+                        "n_skipped": int(measured["n_skipped"])}
     return RuleInputs(specs, splits[config.fit_split], splits[config.held_out_split], info, real)
 
 

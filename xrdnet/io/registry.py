@@ -37,7 +37,8 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("uxd", uxd.read, "text '_2THETACOUNTS', '_WL1', '_FILEVERSION' ...", (".uxd",)),
     Format("gsas", gsas.read, "text 'BANK n ...' line", (".gsa", ".gsas", ".fxye", ".fxy", ".esd", ".std")),
     Format("fullprof-xydata", fullprof.read_xydata, "first line 'XYDATA'", (".dat",)),
-    Format("chi", chi.read, "4-line header: title, x label, 'Intensity', point count", (".chi",)),
+    Format("chi", chi.read, "4-line header: title, x label, 'Intensity', point count; by extension, a "
+           "column-title line ('# chi_Q chi_I', '# q_nm^-1 I')", (".chi",)),
     Format("table", text.read_table, "numeric columns (xy, xye, csv, dat, FullProf INSTRM=0, start/step)",
            (".xy", ".xye", ".csv", ".dat", ".txt")),
 )}

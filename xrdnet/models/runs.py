@@ -64,13 +64,25 @@ class LoadedRun:
 
     @property
     def wavelength_angstrom(self) -> float:
-        """The wavelength (Kα1 for a Kα source) of the training patterns' 2θ grid."""
+        """The wavelength (Kα1 for a Kα source) of the training patterns' 2θ grid.
+
+        Every 2θ the model sees is converted to this wavelength, so a run that does not state it is
+        refused (ValueError naming the run) rather than read as Cu Kα1: a Mo-trained model given Cu
+        positions answers nonsense without a word.
+        """
         if self.kind == "cnn":
             hp = self.model.hparams
             attrs = hp.get("data_attrs") or {}
-            return float(hp.get("wavelength_angstrom") or attrs.get("kalpha1_angstrom") or 1.5406)
-        lam = getattr(self.model, "wavelength_angstrom_", None)
-        return float(lam) if lam else 1.5406
+            lam = hp.get("wavelength_angstrom") or attrs.get("kalpha1_angstrom")
+            where = f"{self.path / self.info.get('model_file', 'model.ckpt')} (hyper-parameters wavelength_angstrom, "
+            where += "data_attrs.kalpha1_angstrom)"
+        else:
+            lam = getattr(self.model, "wavelength_angstrom_", None)
+            where = f"{self.path} (the forest's wavelength_angstrom)"
+        if not lam:
+            raise ValueError(f"run {self.path}: states no wavelength for its training patterns in {where}; "
+                             "retrain it with xrdnet train (which records the data set's), no default is assumed")
+        return float(lam)
 
     def predict(self, patterns: np.ndarray, two_theta_deg: np.ndarray, wavelength_angstrom: float,
                 batch_size: int = 512) -> Prediction:

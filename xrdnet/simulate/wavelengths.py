@@ -38,6 +38,24 @@ def known_wavelength_names() -> list[str]:
     return sorted(_pymatgen_wavelengths())
 
 
+LINE_MATCH_ANGSTROM = 5e-5
+"""How close a wavelength must be to a tabulated line to be called by its name (the table has 5-6 digits)."""
+
+
+def describe_wavelength(wavelength_angstrom: float) -> str:
+    """``"Cu Kα1, λ = 1.54056 Å"`` for a tabulated line, else ``"λ = 0.41458 Å"`` (a synchrotron energy).
+
+    Messages that assume a wavelength must say which: a model trained on Mo Kα1 assumes Mo, not Cu.
+    """
+    value = float(wavelength_angstrom)
+    name, line = min(_pymatgen_wavelengths().items(), key=lambda item: abs(item[1] - value))
+    if abs(line - value) > LINE_MATCH_ANGSTROM:
+        return f"λ = {value:.5f} Å"
+    anode, kind = name[:2], name[2:]
+    greek = kind.replace("Ka", "Kα").replace("Kb", "Kβ")
+    return f"{anode} {greek}{' (Kα1/Kα2 average)' if kind == 'Ka' else ''}, λ = {value:.5f} Å"
+
+
 def resolve_radiation(wavelength: str | float) -> Radiation:
     """Turn a pymatgen radiation name ("CuKa", "MoKa1", ...) or a wavelength in Å into a ``Radiation``.
 
