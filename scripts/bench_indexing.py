@@ -33,13 +33,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from xrdnet.indexing import IndexingConfig, drop_kalpha2_lines, index_peaks  # noqa: E402
+from xrdnet.indexing import IndexingConfig, index_measured_peaks, index_peaks  # noqa: E402
+from xrdnet.indexing.evidence import FAMILY_OF_SYSTEM as FAMILY_OF  # noqa: E402
 
 SYSTEMS = ("cubic", "tetragonal", "hexagonal", "trigonal", "orthorhombic")
-FAMILY_OF = {"cubic": "cubic", "tetragonal": "tetragonal", "hexagonal": "hexagonal", "trigonal": "hexagonal",
-             "orthorhombic": "orthorhombic"}
 AXIS_TOLERANCE = 0.01
-CU_KA2_OVER_KA1 = 1.54439 / 1.54056
 
 
 def draw_structures(paths: list[Path], per_system: int, seed: int, max_atoms: int):
@@ -89,7 +87,8 @@ def measured_figures(folder: Path, checkpoint, config: IndexingConfig) -> dict:
     """Crystal system from indexing alone on labelled measured scans, with the time per scan.
 
     The scans are read and put on the model grid as ``predict`` does and their sharp peaks found by
-    ``predict``'s own peak finder (``api.peak_measurements``); resolved Cu Kα2 partners are dropped;
+    ``predict``'s own peak finder (``api.peak_measurements``) and indexed as ``predict`` does
+    (``index_measured_peaks``: resolved Kα2 partners dropped);
     the best family's crystal system (hexagonal cells: trigonal when R-centred) is the answer.
     Monoclinic and triclinic scans have no family here: they can only be wrong, and show how often
     a lower-symmetry pattern is mistaken for a higher one. Returns per scan the truth, the best cell
@@ -106,8 +105,7 @@ def measured_figures(folder: Path, checkpoint, config: IndexingConfig) -> dict:
     for row, cs, name in zip(data["patterns"], data["crystal_system"], data["files"]):
         start = time.perf_counter()
         tt, heights, _ = peak_measurements(row.astype(np.float64), grid)
-        tt, heights = drop_kalpha2_lines(tt, heights, wavelength, wavelength * CU_KA2_OVER_KA1)
-        result = index_peaks(tt, heights, wavelength, config)
+        result = index_measured_peaks(tt, heights, wavelength, config)
         rows.append({"file": str(Path(name).name), "truth": CRYSTAL_SYSTEMS[int(cs)], "n_peaks": int(len(tt)),
                      "seconds": time.perf_counter() - start,
                      "best": None if result.best is None else {**result.best.to_dict(),

@@ -310,7 +310,7 @@ class _Prepared:
     peaks_two_theta_deg: list[float]
     source: str | None
     error: str | None = None
-    indexing: Any = None  # xrdnet.indexing.IndexingResult of the sharp peaks, None before the checks
+    sharp_peaks: tuple | None = None  # (2θ [n], heights [n]) of the sharp peaks the checks counted
 
 
 def _x_to_q(x: np.ndarray, x_unit: str) -> np.ndarray:
@@ -407,8 +407,8 @@ def peak_measurements(row: np.ndarray, grid: np.ndarray, noise: float | None = N
     return peaks_two_theta, heights, hump_ratio
 
 
-def check_peaks(row: np.ndarray, grid: np.ndarray, wavelength_angstrom: float, noise: float | None = None
-                ) -> tuple[list[PredictionWarning], str | None, np.ndarray]:
+def check_peaks(row: np.ndarray, grid: np.ndarray, wavelength_angstrom: float, noise: float | None = None,
+                measured: tuple | None = None) -> tuple[list[PredictionWarning], str | None, np.ndarray]:
     """Findings about the peaks of a pattern ``row [G]`` on the model's grid (max = 1).
 
     Sharp peaks are counted on the (0.1°-smoothed) pattern minus its SNIP background (half-window
@@ -416,9 +416,10 @@ def check_peaks(row: np.ndarray, grid: np.ndarray, wavelength_angstrom: float, n
     ``PEAK_SIGMAS`` noise σ prominent (``noise``: σ of the measured points on the row's scale;
     estimated from the row when None). A broad hump is a background whose top, above the flat floor
     (5th percentile), reaches ``AMORPHOUS_HUMP_RATIO`` of the pattern's top above that floor.
+    ``measured``: what :func:`peak_measurements` already gave for this row, so it is not measured twice.
     Returns ``(warnings, refusal, sharp peak positions in 2θ)``.
     """
-    peaks_two_theta, heights, hump_ratio = peak_measurements(row, grid, noise)
+    peaks_two_theta, heights, hump_ratio = measured if measured is not None else peak_measurements(row, grid, noise)
     n = len(peaks_two_theta)
     warnings: list[PredictionWarning] = []
     refusal = None
@@ -579,12 +580,10 @@ def check_pattern(x: Any, intensity: Any, grid_two_theta_deg: np.ndarray, model_
     inside = (two_theta >= g0) & (two_theta <= g1)
     measured = y[inside] if np.count_nonzero(inside) >= 5 else y
     noise = noise_sigma(measured) / max(float(info.get("scale") or 0.0), 1e-300) if not subtract_background else None
-    peak_warnings, peak_refusal, peaks = check_peaks(row, grid_two_theta_deg, lam_model, noise)
+    measured = peak_measurements(row, grid_two_theta_deg, noise)
+    peak_warnings, peak_refusal, peaks = check_peaks(row, grid_two_theta_deg, lam_model, noise, measured)
     prepared.warnings += peak_warnings
-    from xrdnet.indexing import index_measured_peaks
-
-    sharp_two_theta, sharp_heights, _ = peak_measurements(row, grid_two_theta_deg, noise)
-    prepared.indexing = index_measured_peaks(sharp_two_theta, sharp_heights, lam_model)
+    prepared.sharp_peaks = measured[:2]  # indexed only when the pattern is answered (Predictor._indexing_evidence)
     prepared.refusal = prepared.refusal or peak_refusal
     from xrdnet.features import PeakFinderConfig, find_peaks
 
@@ -876,28 +875,29 @@ class Predictor:
         result.status = "answered"
         result.crystal_system = ClassScore(CRYSTAL_SYSTEMS[cs], cs, float(cs_p[cs]))
         result.space_group = ClassScore(space_group_symbol(sg), sg, float(sg_p[sg - 1]))
-        self._indexing_evidence(p, result)
+        self._indexing_evidence(p, result, self.wavelength_angstrom)
         if self.tree is not None and p.row is not None:
             result.rule = self._rule(p.row, result.crystal_system, result.space_group)
         return result
 
     @staticmethod
-    def _indexing_evidence(p: _Prepared, result: PredictionResult) -> None:
-        """The best cells (``cell``, ``cell_of_predicted_system``) and an ``indexing_disagrees`` warning
-        when a confident cell stands for another crystal system than the answer."""
-        from xrdnet.indexing import CONFIDENT_MIN_MERIT, CONFIDENT_MIN_SHARE, agrees, cell_record, is_confident
-        from xrdnet.indexing.evidence import FAMILY_OF_SYSTEM
+    def _indexing_evidence(p: _Prepared, result: PredictionResult, wavelength_angstrom: float) -> None:
+        """The best cells of the sharp peaks (on the model's grid, at its λ): ``cell``,
+        ``cell_of_predicted_system``, and an ``indexing_disagrees`` warning when a confident cell stands
+        for another crystal system than the answer."""
+        from xrdnet.indexing import (CONFIDENT_MIN_MERIT, CONFIDENT_MIN_SHARE, agrees, cell_record,
+                                     index_measured_peaks, is_confident)
+        from xrdnet.indexing.evidence import FAMILY_OF_SYSTEM, describe_axes
 
-        if p.indexing is None or result.crystal_system is None:
+        if p.sharp_peaks is None or result.crystal_system is None:
             return
-        best, answer = p.indexing.best, result.crystal_system.name
+        indexing = index_measured_peaks(*p.sharp_peaks, wavelength_angstrom)
+        best, answer = indexing.best, result.crystal_system.name
         result.cell = cell_record(best)
         family = FAMILY_OF_SYSTEM.get(answer)
-        result.cell_of_predicted_system = cell_record(p.indexing.cells.get(family)) if family else None
+        result.cell_of_predicted_system = cell_record(indexing.cells.get(family)) if family else None
         if is_confident(best) and not agrees(best, answer):
-            axes = f"a = {best.a:.4f} Å" if best.family == "cubic" else \
-                f"a = {best.a:.4f}, b = {best.b:.4f}, c = {best.c:.4f} Å" if best.family == "orthorhombic" else \
-                f"a = {best.a:.4f}, c = {best.c:.4f} Å"
+            axes = describe_axes(best.family, best.a, best.b, best.c)
             result.warnings.append(PredictionWarning(
                 "indexing_disagrees", f"the peaks index on a {best.crystal_system} {best.centring} cell, {axes} "
                 f"(M{best.n_lines} = {best.figure_of_merit:.0f}, {100 * best.indexed_fraction:.0f} % of {best.n_lines} "

@@ -175,10 +175,9 @@ def format_header(model: dict) -> str:
 
 def format_cell(cell: dict) -> str:
     """One line for an indexed cell (``PredictionResult.to_dict()["cell"]``)."""
-    family = cell["family"]
-    axes = (f"a = {cell['a']:.4f} Å" if family == "cubic" else
-            f"a = {cell['a']:.4f}, b = {cell['b']:.4f}, c = {cell['c']:.4f} Å" if family == "orthorhombic" else
-            f"a = {cell['a']:.4f}, c = {cell['c']:.4f} Å")
+    from xrdnet.indexing.evidence import describe_axes
+
+    axes = describe_axes(cell["family"], cell["a"], cell["b"], cell["c"])
     return (f"{cell['crystal_system']} {cell['centring']}, {axes}, M{cell['n_lines']} = {cell['figure_of_merit']:.1f}, "
             f"{100 * cell['indexed_fraction']:.0f} % of {cell['n_lines']} lines indexed, zero shift "
             f"{cell['zero_shift_deg']:+.3f}°" + ("" if cell.get("confident") else " (not confident)"))

@@ -45,11 +45,10 @@ def test_a_confident_cell_of_another_system_gives_a_warning_naming_it():
     from xrdnet.api import ClassScore, Predictor, PredictionResult, _Prepared
 
     tt, inten = sticks(CASES["LaB6"][0]())
-    prepared = _Prepared(None, [], None, 1.0, CU_KA1, "argument", "2theta", [], None)
-    prepared.indexing = index_measured_peaks(tt, inten, CU_KA1)
+    prepared = _Prepared(None, [], None, 1.0, CU_KA1, "argument", "2theta", [], None, sharp_peaks=(tt, inten))
     for answer, expect_warning in (("monoclinic", True), ("cubic", False)):
         result = PredictionResult(status="answered", model=None, crystal_system=ClassScore(answer, 0, 0.4))
-        Predictor._indexing_evidence(prepared, result)
+        Predictor._indexing_evidence(prepared, result, CU_KA1)
         assert result.cell["family"] == "cubic" and result.cell["a"] == pytest.approx(4.157, rel=1e-3)
         codes = [w.code for w in result.warnings]
         assert ("indexing_disagrees" in codes) == expect_warning

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from xrdnet.indexing.families import FAMILIES
 from xrdnet.indexing.search import Cell, IndexingConfig, IndexingResult, drop_kalpha2_lines, index_peaks
 
 CONFIDENT_MIN_MERIT = 10.0
@@ -25,21 +26,25 @@ CONFIDENT_MIN_MERIT = 10.0
 CONFIDENT_MIN_SHARE = 0.9
 """Indexed share of the lines at or above which a best cell counts as confident."""
 
-FAMILY_OF_SYSTEM = {"cubic": "cubic", "tetragonal": "tetragonal", "hexagonal": "hexagonal",
-                    "trigonal": "hexagonal", "orthorhombic": "orthorhombic"}
+FAMILY_OF_SYSTEM = {system: family.name for family in FAMILIES.values() for system in family.crystal_systems}
 """The lattice family whose cell stands for each crystal system; monoclinic and triclinic have none here."""
 
 
 def kalpha2_partner(kalpha1_angstrom: float) -> float | None:
     """The Kα2 wavelength of the anode whose Kα1 line is ``kalpha1_angstrom`` (pymatgen's table), or None."""
-    from pymatgen.analysis.diffraction.xrd import WAVELENGTHS
+    from xrdnet.simulate.wavelengths import line_name, resolve_radiation
 
-    from xrdnet.simulate.wavelengths import LINE_MATCH_ANGSTROM
+    name = line_name(kalpha1_angstrom)
+    return resolve_radiation(name).kalpha2_angstrom if name is not None and name.endswith("Ka1") else None
 
-    for name, value in WAVELENGTHS.items():
-        if name.endswith("Ka1") and abs(value - kalpha1_angstrom) <= LINE_MATCH_ANGSTROM:
-            return WAVELENGTHS.get(name[:2] + "Ka2")
-    return None
+
+def describe_axes(family: str, a: float, b: float, c: float) -> str:
+    """The free axes of a cell of ``family`` for a message: ``a = 4.1570 Å`` for a cubic one."""
+    if family == "cubic":
+        return f"a = {a:.4f} Å"
+    if family == "orthorhombic":
+        return f"a = {a:.4f}, b = {b:.4f}, c = {c:.4f} Å"
+    return f"a = {a:.4f}, c = {c:.4f} Å"
 
 
 def index_measured_peaks(two_theta_deg: np.ndarray, heights: np.ndarray, wavelength_angstrom: float,

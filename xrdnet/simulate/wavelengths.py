@@ -42,14 +42,22 @@ LINE_MATCH_ANGSTROM = 5e-5
 """How close a wavelength must be to a tabulated line to be called by its name (the table has 5-6 digits)."""
 
 
+def line_name(wavelength_angstrom: float) -> str | None:
+    """The name of the tabulated line nearest ``wavelength_angstrom`` ("CuKa1"), None when none is within
+    ``LINE_MATCH_ANGSTROM``."""
+    value = float(wavelength_angstrom)
+    name, line = min(_pymatgen_wavelengths().items(), key=lambda item: abs(item[1] - value))
+    return name if abs(line - value) <= LINE_MATCH_ANGSTROM else None
+
+
 def describe_wavelength(wavelength_angstrom: float) -> str:
     """``"Cu Kα1, λ = 1.54056 Å"`` for a tabulated line, else ``"λ = 0.41458 Å"`` (a synchrotron energy).
 
     Messages that assume a wavelength must say which: a model trained on Mo Kα1 assumes Mo, not Cu.
     """
     value = float(wavelength_angstrom)
-    name, line = min(_pymatgen_wavelengths().items(), key=lambda item: abs(item[1] - value))
-    if abs(line - value) > LINE_MATCH_ANGSTROM:
+    name = line_name(value)
+    if name is None:
         return f"λ = {value:.5f} Å"
     anode, kind = name[:2], name[2:]
     greek = kind.replace("Ka", "Kα").replace("Kb", "Kβ")
