@@ -8,7 +8,8 @@
 2. ECE (15 bins) before and after, and accuracy, on the simulated **test** split (held-out
    compounds for a compound split) and on the measured patterns of ``--real`` (evaluation only:
    nothing is fitted or chosen on them).
-3. Accuracy vs coverage on the real patterns (accuracy on the most confident files), the effect of
+3. Accuracy vs coverage on the real patterns (accuracy on the most confident files), accuracy on the
+   real patterns cut to laboratory scan ranges (``by_scan_range``, quoted by ``low_coverage``), the effect of
    ``--prior minerals`` on real accuracy, and how many real files the pre-answer checks would refuse.
 4. ``--write`` stores ``calibration.json`` (temperatures, data, split, ECE), ``card.json`` (the measured
    real-pattern accuracy and the constant baseline, which ``xrdnet predict`` prints) and
@@ -57,6 +58,40 @@ def _figures(cs, sg, cs_true, sg_true) -> dict:
         "sg_ece": expected_calibration_error(sg, sg_true - 1, predicted=sg_pred - 1),
         "cs_mean_confidence": float(np.mean(cs.max(axis=1))),
     }
+
+
+def scan_range_figures(run, cal, patterns: np.ndarray, grid: np.ndarray, lam: float, cs_true: np.ndarray,
+                       sg_true: np.ndarray) -> list[dict]:
+    """Calibrated accuracy on ``patterns [R, G]`` cut to each of ``LABORATORY_SCAN_RANGES_DEG`` (zero outside,
+    renormalised: what ``to_model_grid`` makes of a shorter scan), with the share of the grid each keeps."""
+    import torch
+
+    from xrdnet.evaluate import evaluate
+    from xrdnet.simulate.coverage import LABORATORY_SCAN_RANGES_DEG, crop_patterns
+
+    figures = []
+    for lo, hi in LABORATORY_SCAN_RANGES_DEG:
+        n = len(patterns)
+        cut = crop_patterns(torch.from_numpy(np.asarray(patterns, np.float32)), torch.from_numpy(grid),
+                            torch.full((n,), lo, dtype=torch.float64), torch.full((n,), hi, dtype=torch.float64))
+        cs, sg = cal.apply(*_probs(run, cut.numpy(), grid, lam))
+        fig = _figures(cs, sg, cs_true, sg_true)
+        figures.append({"two_theta_range_deg": [lo, hi],
+                        "coverage": float(np.mean((grid >= lo) & (grid <= hi))),
+                        "cs_accuracy": fig["cs_accuracy"],
+                        "cs_balanced_accuracy": evaluate(cs_true, sg_true, cs, sg)["cs_balanced_accuracy"],
+                        "sg_accuracy": fig["sg_accuracy"]})
+    return figures
+
+
+def real_set_note(run_dir: Path) -> str:
+    """What the measured figure is: a validation figure when the run chose its checkpoint on measured
+    patterns (``trainer.monitor`` ``val_real_*``), nothing fitted on them otherwise."""
+    run = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").is_file() else {}
+    if str(run.get("monitor", "")).startswith("val_real"):
+        return (f"validation figure, measured by scripts/calibrate.py: no gradient step on these patterns, "
+                f"but the checkpoint was chosen on them ({run['monitor']})")
+    return "measured by scripts/calibrate.py; evaluation only"
 
 
 def main(argv=None) -> int:
@@ -126,6 +161,7 @@ def main(argv=None) -> int:
         m = evaluate(cs_rt, sg_rt, cs_rc, sg_rc, crystal_system_pred=cs_pred, space_group_pred=sg_pred)
         conf = cs_rc.max(axis=1)
         coverage = accuracy_vs_coverage(conf, cs_pred == cs_rt)
+        by_range = scan_range_figures(run, cal, real["patterns"], grid, lam, cs_rt, sg_rt)
         # the prior: p ∝ p · prior / training prior, on the calibrated probabilities
         priors = {}
         train = training_prior(run_dir)
@@ -150,7 +186,7 @@ def main(argv=None) -> int:
         report["real"] = {"name": args.real_name, "folder": recorded_path(args.real), "n": real["n"],
                           "before": r_before, "after": r_after, "baseline": baseline,
                           "cs_balanced_accuracy": m["cs_balanced_accuracy"], "sg_top5": m["sg_top5"],
-                          "accuracy_vs_coverage": coverage, "priors": priors,
+                          "accuracy_vs_coverage": coverage, "by_scan_range": by_range, "priors": priors,
                           "checks": {"refused": int(refused), "warnings": codes}}
         curves["CS, real (RRUFF), uncalibrated"] = (cs_r.max(1), cs_r.argmax(1) == cs_rt)
         curves["CS, real (RRUFF), calibrated"] = (conf, cs_pred == cs_rt)
@@ -176,7 +212,8 @@ def main(argv=None) -> int:
                              "sg_accuracy": rr["after"]["sg_accuracy"], "sg_top5": rr["sg_top5"],
                              "baseline_cs_accuracy": rr["baseline"]["cs_accuracy"],
                              "baseline_answer": rr["baseline"]["answer"],
-                             "note": "measured by scripts/calibrate.py; evaluation only"},
+                             "by_scan_range": rr["by_scan_range"],
+                             "note": real_set_note(run_dir)},
                     "simulated_test": {"split_kind": split_kind, "n": after["n"], "cs_accuracy": after["cs_accuracy"],
                                        "sg_accuracy": after["sg_accuracy"]}}
             (run_dir / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
@@ -199,6 +236,13 @@ def main(argv=None) -> int:
         print("|---:|---:|---:|---:|")
         for c in rr["accuracy_vs_coverage"]:
             print(f"| {100 * c['coverage']:.0f} % | {c['n']} | {100 * c['accuracy']:.1f} % | {c['min_confidence']:.2f} |")
+        print(f"\n{args.real_name} cut to laboratory scan ranges (network alone, calibrated):\n")
+        print("| 2θ range | share of the grid | CS acc | CS balanced | SG acc |")
+        print("|---|---:|---:|---:|---:|")
+        for c in rr["by_scan_range"]:
+            lo, hi = c["two_theta_range_deg"]
+            print(f"| {lo:.0f}–{hi:.0f}° | {100 * c['coverage']:.0f} % | {100 * c['cs_accuracy']:.1f} % | "
+                  f"{100 * c['cs_balanced_accuracy']:.1f} % | {100 * c['sg_accuracy']:.1f} % |")
         print(f"\nPriors on {args.real_name} (calibrated):\n")
         print("| prior | CS acc | CS balanced | SG acc | CS ECE |")
         print("|---|---:|---:|---:|---:|")

@@ -310,12 +310,17 @@ def test_predictor_answers_arrays_with_a_typed_result(runs, tiny_pattern):
     d = r.to_dict()
     json.dumps(d)
     assert d["model"]["name"] == "cnn"
-    # a clean NaCl pattern: no finding but the indexing's, which names NaCl's cubic F cell; a one-epoch
-    # toy network rarely says cubic, and the indexing must then disagree, naming the cell
+    # a clean NaCl pattern: no finding but the indexing's, which names NaCl's cubic F cell and, being
+    # confident, moves the answer to cubic; a one-epoch toy network rarely says cubic by itself
     assert d["cell"]["family"] == "cubic" and d["cell"]["centring"] == "F"
     assert d["cell"]["a"] == pytest.approx(5.64, rel=2e-3)
+    assert r.combined_with_indexing and r.crystal_system.name == "cubic"
     codes = [w["code"] for w in d["warnings"]]
-    assert codes == ([] if r.crystal_system.name == "cubic" else ["indexing_disagrees"])
+    assert codes == ([] if r.network_crystal_system.name == "cubic" else ["answer_from_indexing"])
+    # switched off, the network's answer stands and a disagreement is only warned
+    alone = Predictor(runs[0], top_k=3, combine_indexing=False).predict(x, y, wavelength="CuKa")
+    assert not alone.combined_with_indexing and alone.crystal_system.name == r.network_crystal_system.name
+    assert [w.code for w in alone.warnings] == ([] if alone.crystal_system.name == "cubic" else ["indexing_disagrees"])
 
 
 def test_refusal_force_and_min_confidence(runs, tiny_pattern):
@@ -346,9 +351,10 @@ def test_calibration_in_the_checkpoint_changes_probabilities_not_answers(runs, t
     x, y = tiny_pattern
     folder = tmp_path / "cnn"
     shutil.copytree(runs[0], folder)
-    raw = Predictor(folder).predict(x, y, wavelength="CuKa")
+    # the network's own probabilities: a confident cell mixed in would move them too
+    raw = Predictor(folder, combine_indexing=False).predict(x, y, wavelength="CuKa")
     Calibration(cs_temperature=2.5, sg_temperature=2.5).save(folder)
-    cal = Predictor(folder).predict(x, y, wavelength="CuKa")
+    cal = Predictor(folder, combine_indexing=False).predict(x, y, wavelength="CuKa")
     assert cal.model.calibrated and not raw.model.calibrated
     assert cal.crystal_system.index == raw.crystal_system.index and cal.space_group.index == raw.space_group.index
     assert cal.crystal_system.probability < raw.crystal_system.probability

@@ -67,9 +67,11 @@ def test_nacl_through_the_full_predict_path(checkpoint, nacl_scan, tmp_path):
     results, errors = predict_files([xy, broken], checkpoint=checkpoint, top_k=3, plot=tmp_path / "p.png")
     assert len(results) == 1 and len(errors) == 1 and "broken.xy" in errors[0][1]
     r = results[0]
-    # no finding but the indexing's: NaCl's cubic F cell, a warning only when the toy network says otherwise
-    assert r["status"] == "answered"
-    assert _codes(r) == ([] if r["crystal_system"]["name"] == "cubic" else ["indexing_disagrees"])
+    # no finding but the indexing's: NaCl's confident cubic F cell decides the answer, and says so
+    # only when the toy network alone says otherwise
+    assert r["status"] == "answered" and r["combined_with_indexing"] is True
+    assert r["crystal_system"]["name"] == "cubic"
+    assert _codes(r) == ([] if r["network_crystal_system"]["name"] == "cubic" else ["answer_from_indexing"])
     assert r["cell"]["family"] == "cubic" and r["cell"]["a"] == pytest.approx(5.64, rel=2e-3)
     top_cs = r["top_k"]["crystal_system"]
     assert len(top_cs) == 3 and len(r["top_k"]["space_group"]) == 3
@@ -82,6 +84,27 @@ def test_nacl_through_the_full_predict_path(checkpoint, nacl_scan, tmp_path):
         assert np.min(np.abs(peaks - line)) < 0.05
     assert r["coverage"] == 1.0  # 8-80° covers the tiny model's 10-70°
     assert (tmp_path / "p.png").is_file()
+
+
+def test_low_coverage_quotes_the_cards_accuracy_on_the_nearest_cut_range(checkpoint, nacl_scan, tmp_path):
+    x, y = nacl_scan
+    part = (x >= 25) & (x <= 60)
+    short = _write_xy(tmp_path / "short.xy", x[part], y[part])
+    (r,), _ = predict_files([short], checkpoint=checkpoint, wavelength="CuKa")
+    message = next(w["message"] for w in r["warnings"] if w["code"] == "low_coverage")
+    assert "not on record" in message  # the tiny run has no card
+    with_card = tmp_path / "with_card"
+    shutil.copytree(checkpoint, with_card)
+    by_range = [{"two_theta_range_deg": [10.0, 70.0], "coverage": 1.0, "cs_accuracy": 0.42,
+                 "cs_balanced_accuracy": 0.4, "sg_accuracy": 0.2},
+                {"two_theta_range_deg": [20.0, 60.0], "coverage": 0.67, "cs_accuracy": 0.305,
+                 "cs_balanced_accuracy": 0.3, "sg_accuracy": 0.1}]
+    (with_card / "card.json").write_text(json.dumps({"real": {"name": "RRUFF", "n": 12, "cs_accuracy": 0.6,
+                                                              "by_scan_range": by_range}}))
+    (r,), _ = predict_files([short], checkpoint=with_card, wavelength="CuKa")
+    message = next(w["message"] for w in r["warnings"] if w["code"] == "low_coverage")
+    # 25-60° is nearest to 20-60° (ends 5° + 0° away), not to 10-70° (15° + 10°).
+    assert "cut to 20–60°" in message and "30.5 %" in message and "60.0 % over its full range" in message
 
 
 def test_truncated_range_warns_then_refuses_and_force_answers(checkpoint, nacl_scan, tmp_path):
@@ -214,7 +237,13 @@ def test_rule_line_never_contradicts_the_answer(checkpoint, tiny_dataset, tmp_pa
         assert r["rule_fidelity"] == pytest.approx(0.9)
     disagree = _rule_checkpoint(checkpoint, tmp_path, labels_from_model=False)
     results, _ = predict_files(files, checkpoint=disagree)
-    assert all(r["rule"] is None for r in results if r["status"] == "answered")
+    answered = [r for r in results if r["status"] == "answered"]
+    assert answered
+    for r in answered:  # the surrogate says what the network does not; shown only where indexing moved
+        if r["rule"] is not None:  # the answer onto the surrogate's class
+            assert r["combined_with_indexing"] and r["network_crystal_system"]["name"] != r["crystal_system"]["name"]
+            assert r["rule"].split("→")[1].strip().startswith(r["crystal_system"]["name"])
+    assert any(r["rule"] is None for r in answered)
 
 
 def test_api_on_arrays_equals_cli_on_the_file(checkpoint, nacl_scan, tmp_path):

@@ -29,6 +29,7 @@ import torch
 import yaml
 
 from xrdnet.cli import main
+from xrdnet.config import recorded_path
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
@@ -104,7 +105,7 @@ def test_paper_recipe_trains_and_its_checkpoint_gives_the_trained_logits(recipe,
     assert meta["version"] == run["xrdnet_version"] and meta["compiled"] and meta["precision"] == "bf16-mixed"
     prov = meta["provenance"]
     assert prov["split_kind"] == "structure_type" and prov["max_train"] == 30 and prov["n_train"] == run["n_train"]
-    assert Path(prov["data_file"]) == recipe["data"].resolve() and len(prov["train_rows_sha256"]) == 64
+    assert prov["data_file"] == recorded_path(recipe["data"]) and len(prov["train_rows_sha256"]) == 64
 
     in_memory = trained["model"].cpu().eval()
     loaded = CNNClassifier.from_checkpoint(run_dir / "model.ckpt")

@@ -21,7 +21,8 @@ code                        when                                                
 ``wavelength_assumed``      a 2θ axis without a stated wavelength: the model's (its line      no
                             and λ, e.g. Cu Kα1) is assumed and named
 ``low_coverage``            the pattern covers less than ``WARN_COVERAGE`` of the model's     below
-                            2θ range (at its wavelength, i.e. of its Q range)                 ``MIN_COVERAGE``
+                            2θ range (at its wavelength, i.e. of its Q range); the message    ``MIN_COVERAGE``
+                            quotes the card's accuracy on validation scans cut alike
 ``too_few_peaks``           fewer than ``MIN_PEAKS`` sharp peaks                              yes
 ``amorphous``               a broad hump reaches ``AMORPHOUS_HUMP_RATIO`` of the pattern's    with fewer
                             height above its floor                                            than 6 peaks
@@ -55,6 +56,9 @@ from typing import Any, Sequence
 import numpy as np
 import scipy.ndimage
 
+from xrdnet.indexing.evidence import (CONFIDENT_MIN_MERIT, CONFIDENT_MIN_SHARE, FAMILY_OF_SYSTEM, INDEXING_TRUST,
+                                      agrees, cell_record, combine_with_cell, describe_axes, index_measured_peaks,
+                                      is_confident)
 from xrdnet.symmetry import CRYSTAL_SYSTEMS, N_SPACE_GROUPS, space_group_symbol
 
 __all__ = [
@@ -184,11 +188,27 @@ class ModelInfo:
     wavelength_angstrom: float | None = None
     """The run's own (``LoadedRun.wavelength_angstrom``); required: no model is trained at an assumed one."""
     two_theta_range_deg: tuple[float, float] = (5.0, 90.0)
+    real_by_scan_range: tuple[dict, ...] = ()
+    """The card's accuracy on the measured set cut to laboratory scan ranges (``scripts/calibrate.py``)."""
 
     def __post_init__(self) -> None:
         if self.wavelength_angstrom is None:
             raise ValueError(f"model {self.name}: no wavelength stated for its training patterns; a 2θ answer "
                              "needs the model's wavelength (no default is assumed)")
+
+    def scan_range_note(self, start_deg: float, end_deg: float) -> str:
+        """What a scan of 2θ ``start_deg``–``end_deg`` costs this model, from its card: the measured accuracy
+        on the validation scans cut to the nearest laboratory range, beside the full-range figure."""
+        from xrdnet.simulate.coverage import nearest_scan_range
+
+        if not self.real_by_scan_range or self.real_cs_accuracy is None:
+            return "this model's accuracy on such short scans is not on record (card.json)"
+        entry = self.real_by_scan_range[nearest_scan_range(
+            start_deg, end_deg, [e["two_theta_range_deg"] for e in self.real_by_scan_range])]
+        lo, hi = entry["two_theta_range_deg"]
+        return (f"on the {self.real_n or ''} measured {self.real_set or 'validation'} scans cut to {lo:.0f}–{hi:.0f}° "
+                f"this model gets the crystal system right {100 * entry['cs_accuracy']:.1f} % of the time "
+                f"({100 * self.real_cs_accuracy:.1f} % over its full range)").replace("  ", " ")
 
     def headline(self) -> str:
         """One line: the model, its measured accuracy on real patterns and the constant baseline."""
@@ -213,7 +233,9 @@ class PredictionResult:
     forced). ``space_group`` is the best group within the predicted crystal system; when that is
     not the overall most probable group, ``space_group_is_overall_top`` is False. Probabilities
     are calibrated (and re-weighted by the prior, when one is given): ``crystal_system_proba [7]``,
-    ``space_group_proba [230]`` (column j = group j + 1), empty when refused.
+    ``space_group_proba [230]`` (column j = group j + 1), empty when refused. When a confident
+    indexing cell was combined with the network (``Predictor(combine_indexing=True)``, the default),
+    they are the combined probabilities and ``network_crystal_system`` is the network's own answer.
     """
 
     status: str
@@ -239,6 +261,8 @@ class PredictionResult:
     source: str | None = None
     cell: dict | None = None
     cell_of_predicted_system: dict | None = None
+    network_crystal_system: ClassScore | None = None
+    combined_with_indexing: bool = False
 
     @property
     def refused(self) -> bool:
@@ -284,6 +308,8 @@ class PredictionResult:
             "mixture_probability": self.mixture_probability,
             "cell": self.cell,
             "cell_of_predicted_system": self.cell_of_predicted_system,
+            "network_crystal_system": score(self.network_crystal_system, "cs"),
+            "combined_with_indexing": self.combined_with_indexing,
             "warnings": [w.to_dict() for w in self.warnings],
             "model": {"name": m.name, "kinds": list(m.kinds), "calibrated": m.calibrated,
                       "temperatures": [list(t) for t in m.temperatures],
@@ -311,6 +337,7 @@ class _Prepared:
     source: str | None
     error: str | None = None
     sharp_peaks: tuple | None = None  # (2θ [n], heights [n]) of the sharp peaks the checks counted
+    scan_range_deg: tuple[float, float] | None = None  # measured 2θ span on the model grid, at the model's λ
 
 
 def _x_to_q(x: np.ndarray, x_unit: str) -> np.ndarray:
@@ -570,6 +597,7 @@ def check_pattern(x: Any, intensity: Any, grid_two_theta_deg: np.ndarray, model_
     prepared.coverage = float(info["coverage"])
     lo, hi = info["two_theta_range_deg"]
     g0, g1 = float(grid_two_theta_deg[0]), float(grid_two_theta_deg[-1])
+    prepared.scan_range_deg = (max(float(lo), g0), min(float(hi), g1))
     if prepared.coverage < WARN_COVERAGE:
         msg = (f"covers 2θ {max(lo, g0):.1f}–{min(hi, g1):.1f}° of the model's {g0:.1f}–{g1:.1f}° at "
                f"λ = {lam_model:.4f} Å ({100 * prepared.coverage:.0f} %); the rest is zero")
@@ -583,7 +611,7 @@ def check_pattern(x: Any, intensity: Any, grid_two_theta_deg: np.ndarray, model_
     measured = peak_measurements(row, grid_two_theta_deg, noise)
     peak_warnings, peak_refusal, peaks = check_peaks(row, grid_two_theta_deg, lam_model, noise, measured)
     prepared.warnings += peak_warnings
-    prepared.sharp_peaks = measured[:2]  # indexed only when the pattern is answered (Predictor._indexing_evidence)
+    prepared.sharp_peaks = measured[:2]  # indexed for every pattern the network answers (Predictor._index)
     prepared.refusal = prepared.refusal or peak_refusal
     from xrdnet.features import PeakFinderConfig, find_peaks
 
@@ -648,11 +676,14 @@ class Predictor:
             (p ∝ p_model · prior / training prior).
         top_k: how many classes the top lists hold.
         min_confidence: below this crystal-system probability the status is ``"uncertain"``.
+        combine_indexing: mix a confident indexing cell into the probabilities
+            (``xrdnet.indexing.combine_with_cell``); False reports the cell beside the network's
+            answer and only warns when they disagree.
     """
 
     def __init__(self, checkpoint: str | Path | Sequence[str | Path] | None = None, device: str = "cpu",
                  calibrate: bool = True, prior: str | Path | None = None, top_k: int = 5,
-                 min_confidence: float = 0.0) -> None:
+                 min_confidence: float = 0.0, combine_indexing: bool = True) -> None:
         from xrdnet.calibration import Calibration, load_card, load_prior, training_prior
         from xrdnet.models.runs import load_run
 
@@ -676,6 +707,7 @@ class Predictor:
         self.calibrations = [Calibration.load(p) if calibrate else None for p in paths]
         self.top_k = int(top_k)
         self.min_confidence = float(min_confidence)
+        self.combine_indexing = bool(combine_indexing)
         first = self.runs[0]
         self.grid = first.grid_two_theta_deg
         self.wavelength_angstrom = first.wavelength_angstrom
@@ -703,7 +735,8 @@ class Predictor:
             temperatures=tuple((c.cs_temperature, c.sg_temperature) if c else (1.0, 1.0) for c in self.calibrations),
             real_cs_accuracy=real.get("cs_accuracy"), real_baseline_cs_accuracy=real.get("baseline_cs_accuracy"),
             real_n=real.get("n"), real_set=real.get("name"), wavelength_angstrom=self.wavelength_angstrom,
-            two_theta_range_deg=(float(self.grid[0]), float(self.grid[-1])))
+            two_theta_range_deg=(float(self.grid[0]), float(self.grid[-1])),
+            real_by_scan_range=tuple(real.get("by_scan_range") or ()))
         self.tree = None
         tree_file = paths[0] / "rules" / "tree.json"
         if tree_file.is_file():
@@ -854,10 +887,22 @@ class Predictor:
                 "(p ∝ p_model · prior / training prior)"))
         if proba is None:
             return result
+        if p.scan_range_deg is not None and p.coverage < WARN_COVERAGE:
+            note = self.info.scan_range_note(*p.scan_range_deg)
+            result.warnings = [PredictionWarning(w.code, f"{w.message}; {note}") if w.code == "low_coverage" else w
+                               for w in result.warnings]
         if p.refusal is not None:
             result.forced = True
             result.warnings.append(PredictionWarning("forced", f"answered despite: {p.refusal} (--force)"))
         cs_p, sg_p = proba
+        network_cs = int(np.argmax(cs_p))
+        network = ClassScore(CRYSTAL_SYSTEMS[network_cs], network_cs, float(cs_p[network_cs]))
+        indexing = self._index(p)
+        best = None if indexing is None else indexing.best
+        if self.combine_indexing and is_confident(best):
+            cs_p, sg_p = combine_with_cell(cs_p, sg_p, best)
+            result.combined_with_indexing = True
+        result.network_crystal_system = network
         cs_pred, sg_pred, overall = decode(cs_p[None], sg_p[None])
         cs, sg = int(cs_pred[0]), int(sg_pred[0])
         result.crystal_system_proba, result.space_group_proba = cs_p, sg_p
@@ -866,6 +911,7 @@ class Predictor:
         result.top_space_groups = [ClassScore(space_group_symbol(int(j) + 1), int(j) + 1, float(sg_p[j]))
                                    for j in np.argsort(-sg_p, kind="stable")[: self.top_k]]
         result.space_group_is_overall_top = bool(overall[0])
+        self._indexing_evidence(indexing, result, CRYSTAL_SYSTEMS[cs])
         if float(cs_p[cs]) < self.min_confidence:
             result.status = "uncertain"
             result.warnings.append(PredictionWarning(
@@ -875,35 +921,44 @@ class Predictor:
         result.status = "answered"
         result.crystal_system = ClassScore(CRYSTAL_SYSTEMS[cs], cs, float(cs_p[cs]))
         result.space_group = ClassScore(space_group_symbol(sg), sg, float(sg_p[sg - 1]))
-        self._indexing_evidence(p, result, self.wavelength_angstrom)
         if self.tree is not None and p.row is not None:
             result.rule = self._rule(p.row, result.crystal_system, result.space_group)
         return result
 
-    @staticmethod
-    def _indexing_evidence(p: _Prepared, result: PredictionResult, wavelength_angstrom: float) -> None:
-        """The best cells of the sharp peaks (on the model's grid, at its λ): ``cell``,
-        ``cell_of_predicted_system``, and an ``indexing_disagrees`` warning when a confident cell stands
-        for another crystal system than the answer."""
-        from xrdnet.indexing import (CONFIDENT_MIN_MERIT, CONFIDENT_MIN_SHARE, agrees, cell_record,
-                                     index_measured_peaks, is_confident)
-        from xrdnet.indexing.evidence import FAMILY_OF_SYSTEM, describe_axes
+    def _index(self, p: _Prepared):
+        """The indexing of a pattern's sharp peaks (Kα2 partners of the model's line dropped), or None."""
+        if p.sharp_peaks is None:
+            return None
+        return index_measured_peaks(*p.sharp_peaks, self.wavelength_angstrom)
 
-        if p.sharp_peaks is None or result.crystal_system is None:
+    @staticmethod
+    def _indexing_evidence(indexing, result: PredictionResult, answer: str) -> None:
+        """``cell``, ``cell_of_predicted_system`` and the warning that says how the cell bears on
+        ``answer``: ``answer_from_indexing`` when combining moved the answer away from the network's,
+        ``indexing_disagrees`` when a confident cell of another system was not combined."""
+        if indexing is None:
             return
-        indexing = index_measured_peaks(*p.sharp_peaks, wavelength_angstrom)
-        best, answer = indexing.best, result.crystal_system.name
+        best = indexing.best
         result.cell = cell_record(best)
         family = FAMILY_OF_SYSTEM.get(answer)
         result.cell_of_predicted_system = cell_record(indexing.cells.get(family)) if family else None
-        if is_confident(best) and not agrees(best, answer):
-            axes = describe_axes(best.family, best.a, best.b, best.c)
+        if not is_confident(best):
+            return
+        cell_text = (f"the peaks index on a {best.crystal_system} {best.centring} cell, "
+                     f"{describe_axes(best.family, best.a, best.b, best.c)} (M{best.n_lines} = "
+                     f"{best.figure_of_merit:.0f}, {100 * best.indexed_fraction:.0f} % of {best.n_lines} lines, "
+                     f"zero shift {best.zero_shift_deg:+.3f}°)")
+        network = result.network_crystal_system
+        if result.combined_with_indexing and network is not None and not agrees(best, network.name):
             result.warnings.append(PredictionWarning(
-                "indexing_disagrees", f"the peaks index on a {best.crystal_system} {best.centring} cell, {axes} "
-                f"(M{best.n_lines} = {best.figure_of_merit:.0f}, {100 * best.indexed_fraction:.0f} % of {best.n_lines} "
-                f"lines, zero shift {best.zero_shift_deg:+.3f}°), not on a {answer} one: on measured validation "
-                f"scans such a cell (M ≥ {CONFIDENT_MIN_MERIT:.0f}, ≥ {100 * CONFIDENT_MIN_SHARE:.0f} % indexed) "
-                "names the right crystal system 3 times in 4"))
+                "answer_from_indexing", f"{cell_text}; the network alone answers {network.name} "
+                f"({100 * network.probability:.0f} %), and such a cell is right {100 * INDEXING_TRUST:.0f} % of "
+                f"the time on measured validation scans, so the answer is {answer}"))
+        elif not agrees(best, answer):
+            result.warnings.append(PredictionWarning(
+                "indexing_disagrees", f"{cell_text}, not on a {answer} one: on measured validation scans such a "
+                f"cell (M ≥ {CONFIDENT_MIN_MERIT:.0f}, ≥ {100 * CONFIDENT_MIN_SHARE:.0f} % indexed) names the "
+                f"right crystal system {100 * INDEXING_TRUST:.0f} % of the time"))
 
     def _rule(self, row: np.ndarray, cs: ClassScore, sg: ClassScore) -> RuleExplanation | None:
         """The surrogate rule of this pattern's leaf, or None when its class is not the answer."""
@@ -946,13 +1001,14 @@ _DEFAULT: dict[tuple, Predictor] = {}
 def predict(two_theta_deg: Any, intensity: Any, wavelength: str | float | None = None, *,
             x_unit: str | None = None, checkpoint: str | Path | Sequence[str | Path] | None = None,
             prior: str | None = None, min_confidence: float = 0.0, top_k: int = 5, force: bool = False,
-            device: str = "cpu") -> PredictionResult:
+            device: str = "cpu", combine_indexing: bool = True) -> PredictionResult:
     """Crystal system and space group of one pattern given as arrays (see :class:`Predictor`).
 
-    The predictor of a (checkpoint, prior, min_confidence, top_k, device) combination is loaded once
-    and kept for later calls.
+    The predictor of a (checkpoint, prior, min_confidence, top_k, device, combine_indexing) combination
+    is loaded once and kept for later calls.
     """
-    key = (str(checkpoint), str(prior), float(min_confidence), int(top_k), device)
+    key = (str(checkpoint), str(prior), float(min_confidence), int(top_k), device, bool(combine_indexing))
     if key not in _DEFAULT:
-        _DEFAULT[key] = Predictor(checkpoint, device=device, prior=prior, min_confidence=min_confidence, top_k=top_k)
+        _DEFAULT[key] = Predictor(checkpoint, device=device, prior=prior, min_confidence=min_confidence, top_k=top_k,
+                                  combine_indexing=combine_indexing)
     return _DEFAULT[key].predict(two_theta_deg, intensity, wavelength=wavelength, x_unit=x_unit, force=force)

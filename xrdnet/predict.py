@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import sys
 import types
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -60,9 +61,11 @@ def predict_file_results(
     min_confidence: float = 0.0,
     prior: str | None = None,
     predictor: Predictor | None = None,
+    combine_indexing: bool = True,
 ) -> tuple[list[PredictionResult], list[tuple[str, str]], Predictor]:
     """Typed results for every readable file: ``(results, errors, predictor)``."""
-    predictor = predictor or Predictor(checkpoint, prior=prior, top_k=top_k, min_confidence=min_confidence)
+    predictor = predictor or Predictor(checkpoint, prior=prior, top_k=top_k, min_confidence=min_confidence,
+                                       combine_indexing=combine_indexing)
     patterns, errors = read_files(files, wavelength, x_unit)
     results: list[PredictionResult] = []
     ok = []
@@ -87,6 +90,7 @@ def predict_files(
     force: bool = False,
     min_confidence: float = 0.0,
     prior: str | None = None,
+    combine_indexing: bool = True,
 ) -> tuple[list[dict], list[tuple[str, str]]]:
     """Predict every readable file; returns ``(results, errors)`` with JSON-able result dicts.
 
@@ -96,7 +100,8 @@ def predict_files(
     ``coverage``, ``wavelength_angstrom``, ``warnings`` [{code, message}], ``model``.
     """
     results, errors, predictor = predict_file_results(files, checkpoint, wavelength, top_k, subtract_background,
-                                                      x_unit, force, min_confidence, prior)
+                                                      x_unit, force, min_confidence, prior,
+                                                      combine_indexing=combine_indexing)
     if plot is not None:
         for r in results:
             _plot(r, predictor, plot, len(results) > 1, subtract_background)
@@ -125,7 +130,8 @@ def _plot(result: PredictionResult, predictor: Predictor, plot: str | Path, many
 
         prep = check_pattern(two_theta, pattern.intensity, predictor.grid, predictor.wavelength_angstrom,
                              wavelength_angstrom=result.wavelength_angstrom, subtract_background=subtract_background)
-    except Exception:  # noqa: BLE001 - a plot must not break the answer
+    except Exception as exc:  # noqa: BLE001 - a plot must not break the answer, but it says why it is missing
+        warnings.warn(f"{result.source}: no plot: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
         return None
     if prep.row is None:
         return None

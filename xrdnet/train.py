@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from xrdnet import __version__
-from xrdnet.config import save_config
+from xrdnet.config import recorded_path, save_config
 from xrdnet.data.datamodule import DataConfig
 from xrdnet.models.cnn import CNNConfig
 from xrdnet.models.forest import ForestConfig
@@ -122,7 +122,7 @@ def data_provenance(config: TrainConfig, data_path: str | Path, train_rows: np.n
         n_patterns, n_structures = int(len(ds.structure_index)), int(len(ds.space_group))
     keep = ("source", "seed", "xrdnet_version", "schema_version", "wavelength", "patterns_per_structure", "shard")
     prov = {
-        "data_file": str(data_path.resolve()),
+        "data_file": recorded_path(data_path),  # relative: the checkpoint travels, the machine does not
         "data_bytes": data_path.stat().st_size,
         "n_patterns": n_patterns,
         "n_structures": n_structures,

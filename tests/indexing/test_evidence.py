@@ -42,13 +42,13 @@ def test_agreement_of_cells_and_crystal_systems():
 
 
 def test_a_confident_cell_of_another_system_gives_a_warning_naming_it():
-    from xrdnet.api import ClassScore, Predictor, PredictionResult, _Prepared
+    from xrdnet.api import ClassScore, Predictor, PredictionResult
 
     tt, inten = sticks(CASES["LaB6"][0]())
-    prepared = _Prepared(None, [], None, 1.0, CU_KA1, "argument", "2theta", [], None, sharp_peaks=(tt, inten))
+    indexing = index_measured_peaks(tt, inten, CU_KA1)
     for answer, expect_warning in (("monoclinic", True), ("cubic", False)):
         result = PredictionResult(status="answered", model=None, crystal_system=ClassScore(answer, 0, 0.4))
-        Predictor._indexing_evidence(prepared, result, CU_KA1)
+        Predictor._indexing_evidence(indexing, result, answer)
         assert result.cell["family"] == "cubic" and result.cell["a"] == pytest.approx(4.157, rel=1e-3)
         codes = [w.code for w in result.warnings]
         assert ("indexing_disagrees" in codes) == expect_warning
@@ -58,6 +58,55 @@ def test_a_confident_cell_of_another_system_gives_a_warning_naming_it():
             assert result.cell_of_predicted_system is None  # monoclinic has no family here
         else:
             assert result.cell_of_predicted_system["a"] == pytest.approx(4.157, rel=1e-3)
+
+
+def _network_saying_monoclinic():
+    """A made-up network answer: 60 % monoclinic (P2₁/c), 10 % cubic (Pm-3m 7 %, Fm-3m 3 %), rest spread."""
+    from xrdnet.symmetry import space_group_to_crystal_system_table
+
+    table = space_group_to_crystal_system_table()[1:]  # [230] system of each group
+    sg = np.full(230, 1e-4)
+    sg[14 - 1], sg[221 - 1], sg[225 - 1] = 0.6, 0.07, 0.03
+    sg /= sg.sum()
+    cs = np.bincount(table, weights=sg, minlength=7)
+    return cs, sg, table
+
+
+def test_combining_with_a_confident_cell_is_the_stated_mixture():
+    from xrdnet.indexing import INDEXING_TRUST, combine_with_cell, combine_with_systems, systems_of_cell
+    from xrdnet.symmetry import CRYSTAL_SYSTEMS
+
+    cs, sg, table = _network_saying_monoclinic()
+    lab6 = index_measured_peaks(*sticks(CASES["LaB6"][0]()), CU_KA1).best
+    assert systems_of_cell(lab6) == ("cubic",)
+    cs2, sg2 = combine_with_cell(cs, sg, lab6)
+    cubic = CRYSTAL_SYSTEMS.index("cubic")
+    # p'(cubic) = trust + (1 - trust) p(cubic); both heads still sum to 1; the answer moves to cubic
+    assert cs2[cubic] == pytest.approx(INDEXING_TRUST + (1 - INDEXING_TRUST) * cs[cubic])
+    assert cs2.sum() == pytest.approx(1.0) and sg2.sum() == pytest.approx(1.0)
+    assert cs2.argmax() == cubic and sg2.argmax() + 1 == 221  # the network's own order within cubic
+    assert np.bincount(table, weights=sg2, minlength=7)[cubic] == pytest.approx(cs2[cubic])
+    # outside the cell's systems every probability shrinks by the same factor
+    assert sg2[14 - 1] / sg[14 - 1] == pytest.approx(1 - INDEXING_TRUST)
+    # no confident cell, no change; trust 0 leaves the network alone; trust outside 0..1 is refused
+    unchanged = combine_with_cell(cs, sg, None)
+    assert np.array_equal(unchanged[0], cs) and np.array_equal(unchanged[1], sg)
+    assert np.allclose(combine_with_systems(cs, sg, ("cubic",), trust=0.0)[1], sg)
+    with pytest.raises(ValueError, match="trust"):
+        combine_with_systems(cs, sg, ("cubic",), trust=1.5)
+
+
+def test_a_p_hexagonal_cell_keeps_the_networks_choice_between_hexagonal_and_trigonal():
+    from xrdnet.indexing import combine_with_cell, systems_of_cell
+    from xrdnet.symmetry import CRYSTAL_SYSTEMS
+
+    zno = index_measured_peaks(*sticks(CASES["ZnO"][0]()), CU_KA1).best
+    assert systems_of_cell(zno) == ("hexagonal", "trigonal")
+    cs, sg, _ = _network_saying_monoclinic()
+    sg[154 - 1] += 0.05  # P3₂21 (trigonal) above every hexagonal group
+    sg /= sg.sum()
+    cs2, sg2 = combine_with_cell(cs, sg, zno)
+    assert CRYSTAL_SYSTEMS[int(cs2.argmax())] in ("hexagonal", "trigonal") and sg2.argmax() + 1 == 154
 
 
 def test_predict_reports_the_cell_of_a_genuine_zincite_scan():

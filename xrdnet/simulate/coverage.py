@@ -29,6 +29,20 @@ Range = tuple[float, float]
 _STREAM_FULL, _STREAM_START, _STREAM_END = 40, 41, 42
 MIN_SPAN_DEG = 10.0  # a drawn range is at least this wide (an end below start + 10° is moved up)
 
+LABORATORY_SCAN_RANGES_DEG: tuple[Range, ...] = ((10.0, 70.0), (15.0, 75.0), (20.0, 80.0), (30.0, 90.0),
+                                                 (20.0, 60.0), (5.0, 50.0))
+"""2θ ranges (Cu Kα) of common laboratory scans: the measured validation scans are cut to each of them
+(``scripts/calibrate.py``) so a model's card states what a short scan costs, and ``low_coverage`` quotes it."""
+
+
+def nearest_scan_range(start_deg: float, end_deg: float, ranges) -> int:
+    """Index of the range in ``ranges`` (pairs of start, end in 2θ °) closest to ``[start_deg, end_deg]``
+    (smallest sum of the distances of the two ends)."""
+    ends = [(float(lo), float(hi)) for lo, hi in ranges]
+    if not ends:
+        raise ValueError("no scan ranges to choose from")
+    return min(range(len(ends)), key=lambda i: abs(ends[i][0] - start_deg) + abs(ends[i][1] - end_deg))
+
 
 @dataclass(frozen=True)
 class CoverageConfig:
