@@ -46,6 +46,10 @@ VARIANTS: dict[str, tuple[str, dict]] = {
               "cnn": {"coverage_channel": True}}),
     "mp_only": ("Materials Project structures only (the unseen-mineral model)",
                 {"data": {"include_sources": ["mp_structures"]}}),
+    "crop_mp": ("the crop recipe on Materials Project structures only: RRUFF's minerals unseen",
+                {"data": {"include_sources": ["mp_structures"],
+                          "coverage": {"full_range_fraction": 0.3, "start_deg": [5.0, 25.0], "end_deg": [55.0, 90.0]}},
+                 "cnn": {"coverage_channel": True}}),
 }
 CUTS_DEG = {"10-70": (10.0, 70.0), "20-80": (20.0, 80.0)}
 

@@ -11,7 +11,9 @@
 3. Accuracy vs coverage on the real patterns (accuracy on the most confident files), accuracy on the
    real patterns cut to laboratory scan ranges (``by_scan_range``, quoted by ``low_coverage``), the effect of
    ``--prior minerals`` on real accuracy, and how many real files the pre-answer checks would refuse.
-4. ``--write`` stores ``calibration.json`` (temperatures, data, split, ECE), ``card.json`` (the measured
+4. The real patterns answered exactly as ``xrdnet predict`` answers them, the indexing evidence mixed in
+   (``with_indexing``): the figure ``predict`` prints in its header.
+5. ``--write`` stores ``calibration.json`` (temperatures, data, split, ECE), ``card.json`` (the measured
    real-pattern accuracy and the constant baseline, which ``xrdnet predict`` prints) and
    ``calibration.png`` (reliability diagram) in the run folder.
 
@@ -48,6 +50,28 @@ def _probs(run, patterns, grid, lam, batch=512):
     return np.asarray(pred.cs_proba, np.float64), np.asarray(pred.sg_proba, np.float64)
 
 
+class Members:
+    """The networks of a checkpoint folder (one, or a shipped ensemble: ``checkpoint_members``), each with
+    its own calibration once fitted; probabilities are averaged over them as ``Predictor`` averages them."""
+
+    def __init__(self, runs):
+        self.runs = list(runs)
+        self.cals = [None] * len(self.runs)
+        self.ensemble_cal = None  # temperatures of the averaged calibrated probabilities (2+ members)
+
+    def raw(self, patterns, grid, lam) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each member's uncalibrated ``(cs [P, 7], sg [P, 230])``."""
+        return [_probs(run, patterns, grid, lam) for run in self.runs]
+
+    def mean(self, per_member, calibrated: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The average of ``per_member`` probabilities, each calibrated by its member first if asked."""
+        pairs = [cal.apply(*p) if calibrated else p for p, cal in zip(per_member, self.cals)]
+        cs, sg = np.mean([p[0] for p in pairs], axis=0), np.mean([p[1] for p in pairs], axis=0)
+        if calibrated and self.ensemble_cal is not None:
+            cs, sg = self.ensemble_cal.apply(cs, sg)
+        return cs, sg
+
+
 def _figures(cs, sg, cs_true, sg_true) -> dict:
     cs_pred, sg_pred, _ = decode(cs, sg)
     return {
@@ -60,7 +84,7 @@ def _figures(cs, sg, cs_true, sg_true) -> dict:
     }
 
 
-def scan_range_figures(run, cal, patterns: np.ndarray, grid: np.ndarray, lam: float, cs_true: np.ndarray,
+def scan_range_figures(members: Members, patterns: np.ndarray, grid: np.ndarray, lam: float, cs_true: np.ndarray,
                        sg_true: np.ndarray) -> list[dict]:
     """Calibrated accuracy on ``patterns [R, G]`` cut to each of ``LABORATORY_SCAN_RANGES_DEG`` (zero outside,
     renormalised: what ``to_model_grid`` makes of a shorter scan), with the share of the grid each keeps."""
@@ -74,7 +98,7 @@ def scan_range_figures(run, cal, patterns: np.ndarray, grid: np.ndarray, lam: fl
         n = len(patterns)
         cut = crop_patterns(torch.from_numpy(np.asarray(patterns, np.float32)), torch.from_numpy(grid),
                             torch.full((n,), lo, dtype=torch.float64), torch.full((n,), hi, dtype=torch.float64))
-        cs, sg = cal.apply(*_probs(run, cut.numpy(), grid, lam))
+        cs, sg = members.mean(members.raw(cut.numpy(), grid, lam), calibrated=True)
         fig = _figures(cs, sg, cs_true, sg_true)
         figures.append({"two_theta_range_deg": [lo, hi],
                         "coverage": float(np.mean((grid >= lo) & (grid <= hi))),
@@ -82,6 +106,26 @@ def scan_range_figures(run, cal, patterns: np.ndarray, grid: np.ndarray, lam: fl
                         "cs_balanced_accuracy": evaluate(cs_true, sg_true, cs, sg)["cs_balanced_accuracy"],
                         "sg_accuracy": fig["sg_accuracy"]})
     return figures
+
+
+def answered_figures(run_dir: Path, cals, ensemble_cal, folder: Path, files, cs_true: np.ndarray,
+                     sg_true: np.ndarray) -> dict:
+    """Figures of the measured files answered exactly as ``xrdnet predict`` answers them (``force`` on, so every
+    file counts): the indexing evidence mixed in, with the calibration ``cals`` just fitted."""
+    from xrdnet.api import Predictor
+    from xrdnet.evaluate import evaluate
+    from xrdnet.patterns_io import read_pattern
+
+    predictor = Predictor(run_dir, combine_indexing=True)
+    predictor.calibrations = list(cals)
+    predictor.ensemble_calibration = ensemble_cal
+    results = predictor.predict_patterns([read_pattern(folder / name) for name in files], force=True)
+    cs = np.stack([r.crystal_system_proba for r in results])
+    sg = np.stack([r.space_group_proba for r in results])
+    fig = _figures(cs, sg, cs_true, sg_true)
+    return {"cs_accuracy": fig["cs_accuracy"], "cs_balanced_accuracy": evaluate(cs_true, sg_true, cs, sg)["cs_balanced_accuracy"],
+            "sg_accuracy": fig["sg_accuracy"], "cs_ece": fig["cs_ece"],
+            "combined": int(sum(r.combined_with_indexing for r in results))}
 
 
 def real_set_note(run_dir: Path) -> str:
@@ -109,12 +153,14 @@ def main(argv=None) -> int:
 
     from xrdnet.compare import load_labelled_patterns
     from xrdnet.data.reader import PatternDataset
-    from xrdnet.models.runs import load_run
+    from xrdnet.models.runs import checkpoint_members, load_run
 
     run_dir = Path(args.run)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    run = load_run(run_dir)
+    member_dirs = checkpoint_members(run_dir)
+    members = Members(load_run(d) for d in member_dirs)
+    run = members.runs[0]
     split_kind = args.split_kind or run.info.get("split_kind") or "structure"
     rng = np.random.default_rng(0)
     t0 = time.perf_counter()
@@ -128,29 +174,39 @@ def main(argv=None) -> int:
             if cap and len(rows) > cap:
                 rows = np.sort(rng.choice(rows, cap, replace=False))
             patterns = ds.read_patterns(rows)
-            cs, sg = _probs(run, patterns, grid, lam)
+            per_member = members.raw(patterns, grid, lam)
             del patterns
-            sets[split] = (cs, sg, cs_all[rows], sg_all[rows])
+            sets[split] = (per_member, cs_all[rows], sg_all[rows])
             print(f"{split}: {len(rows)} patterns predicted ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
-    cs_v, sg_v, cs_tv, sg_tv = sets["val"]
+    val_member, cs_tv, sg_tv = sets["val"]
     fitted_on = {"data": Path(args.data).name, "split": "val", "split_kind": split_kind, "n": int(len(cs_tv)),
                  "note": "simulated validation patterns of the training data set; never measured patterns"}
-    cal = Calibration.fit(cs_v, sg_v, cs_tv, sg_tv, fitted_on=fitted_on)
+    members.cals = [Calibration.fit(cs_v, sg_v, cs_tv, sg_tv, fitted_on=fitted_on) for cs_v, sg_v in val_member]
+    if len(members.runs) > 1:  # the average of calibrated members is under-confident: one more T per head
+        members.ensemble_cal = Calibration.fit(*members.mean(val_member, calibrated=True), cs_tv, sg_tv,
+                                               fitted_on={**fitted_on, "of": "the average of the calibrated members"})
+    cal = members.cals[0]
     report: dict = {"run": recorded_path(run_dir), "model": run.info.get("name") or run.name, "fitted_on": fitted_on,
-                    "cs_temperature": cal.cs_temperature, "sg_temperature": cal.sg_temperature}
-    cs_t, sg_t, cs_tt, sg_tt = sets["test"]
+                    "cs_temperature": cal.cs_temperature, "sg_temperature": cal.sg_temperature,
+                    "members": [recorded_path(d) for d in member_dirs],
+                    "temperatures": [[c.cs_temperature, c.sg_temperature] for c in members.cals],
+                    "ensemble_temperatures": None if members.ensemble_cal is None else
+                    [members.ensemble_cal.cs_temperature, members.ensemble_cal.sg_temperature]}
+    test_member, cs_tt, sg_tt = sets["test"]
+    cs_t, sg_t = members.mean(test_member, calibrated=False)
+    cs_tc, sg_tc = members.mean(test_member, calibrated=True)
     before = _figures(cs_t, sg_t, cs_tt, sg_tt)
-    after = _figures(*cal.apply(cs_t, sg_t), cs_tt, sg_tt)
+    after = _figures(cs_tc, sg_tc, cs_tt, sg_tt)
     report["simulated_test"] = {"split": "test", "split_kind": split_kind, "before": before, "after": after}
     curves = {"CS, simulated held-out, uncalibrated": (cs_t.max(1), cs_t.argmax(1) == cs_tt)}
-    cs_tc, _ = cal.apply(cs_t, sg_t)
     curves["CS, simulated held-out, calibrated"] = (cs_tc.max(1), cs_tc.argmax(1) == cs_tt)
 
     if args.real:
         real = load_labelled_patterns(args.real, grid, lam)
-        cs_r, sg_r = _probs(run, real["patterns"], grid, lam)
+        real_member = members.raw(real["patterns"], grid, lam)
+        cs_r, sg_r = members.mean(real_member, calibrated=False)
         cs_rt, sg_rt = real["crystal_system"], real["space_group"]
-        cs_rc, sg_rc = cal.apply(cs_r, sg_r)
+        cs_rc, sg_rc = members.mean(real_member, calibrated=True)
         r_before, r_after = _figures(cs_r, sg_r, cs_rt, sg_rt), _figures(cs_rc, sg_rc, cs_rt, sg_rt)
         counts = np.bincount(cs_rt, minlength=len(CRYSTAL_SYSTEMS))
         baseline = {"answer": CRYSTAL_SYSTEMS[int(counts.argmax())], "cs_accuracy": float(counts.max() / counts.sum()),
@@ -161,7 +217,9 @@ def main(argv=None) -> int:
         m = evaluate(cs_rt, sg_rt, cs_rc, sg_rc, crystal_system_pred=cs_pred, space_group_pred=sg_pred)
         conf = cs_rc.max(axis=1)
         coverage = accuracy_vs_coverage(conf, cs_pred == cs_rt)
-        by_range = scan_range_figures(run, cal, real["patterns"], grid, lam, cs_rt, sg_rt)
+        by_range = scan_range_figures(members, real["patterns"], grid, lam, cs_rt, sg_rt)
+        with_indexing = answered_figures(run_dir, members.cals, members.ensemble_cal, Path(args.real), real["files"],
+                                         cs_rt, sg_rt)
         # the prior: p ∝ p · prior / training prior, on the calibrated probabilities
         priors = {}
         train = training_prior(run_dir)
@@ -186,22 +244,33 @@ def main(argv=None) -> int:
         report["real"] = {"name": args.real_name, "folder": recorded_path(args.real), "n": real["n"],
                           "before": r_before, "after": r_after, "baseline": baseline,
                           "cs_balanced_accuracy": m["cs_balanced_accuracy"], "sg_top5": m["sg_top5"],
-                          "accuracy_vs_coverage": coverage, "by_scan_range": by_range, "priors": priors,
+                          "accuracy_vs_coverage": coverage, "by_scan_range": by_range,
+                          "with_indexing": with_indexing, "priors": priors,
                           "checks": {"refused": int(refused), "warnings": codes}}
         curves["CS, real (RRUFF), uncalibrated"] = (cs_r.max(1), cs_r.argmax(1) == cs_rt)
         curves["CS, real (RRUFF), calibrated"] = (conf, cs_pred == cs_rt)
-    cal.ece = {"simulated_test": {"cs_before": before["cs_ece"], "cs_after": after["cs_ece"],
-                                  "sg_before": before["sg_ece"], "sg_after": after["sg_ece"], "n": before["n"]}}
-    if "real" in report:
-        rr = report["real"]
-        cal.ece["real"] = {"name": args.real_name, "cs_before": rr["before"]["cs_ece"], "cs_after": rr["after"]["cs_ece"],
-                           "sg_before": rr["before"]["sg_ece"], "sg_after": rr["after"]["sg_ece"], "n": rr["n"],
-                           "note": "evaluation only"}
+    # each member's calibration.json records its own ECE; the ensemble's is in the report and the card
+    for i, member_cal in enumerate(members.cals):
+        b = _figures(*test_member[i], cs_tt, sg_tt)
+        a = _figures(*member_cal.apply(*test_member[i]), cs_tt, sg_tt)
+        member_cal.ece = {"simulated_test": {"cs_before": b["cs_ece"], "cs_after": a["cs_ece"],
+                                             "sg_before": b["sg_ece"], "sg_after": a["sg_ece"], "n": b["n"]}}
+        if "real" in report:
+            b = _figures(*real_member[i], cs_rt, sg_rt)
+            a = _figures(*member_cal.apply(*real_member[i]), cs_rt, sg_rt)
+            member_cal.ece["real"] = {"name": args.real_name, "cs_before": b["cs_ece"], "cs_after": a["cs_ece"],
+                                      "sg_before": b["sg_ece"], "sg_after": a["sg_ece"], "n": b["n"],
+                                      "note": "evaluation only"}
     figure = reliability_diagram(curves, out / "reliability.png",
                                  f"{report['model']}: crystal system, T = {cal.cs_temperature:.2f}")
     report["reliability_diagram"] = str(figure)
     if args.write:
-        cal.save(run_dir)
+        for member_dir, member_cal in zip(member_dirs, members.cals):
+            member_cal.save(member_dir)
+        if members.ensemble_cal is not None:
+            from xrdnet.models.runs import write_ensemble_calibration
+
+            write_ensemble_calibration(run_dir, members.ensemble_cal)
         import shutil
 
         shutil.copyfile(figure, run_dir / "calibration.png")
@@ -212,14 +281,19 @@ def main(argv=None) -> int:
                              "sg_accuracy": rr["after"]["sg_accuracy"], "sg_top5": rr["sg_top5"],
                              "baseline_cs_accuracy": rr["baseline"]["cs_accuracy"],
                              "baseline_answer": rr["baseline"]["answer"],
-                             "by_scan_range": rr["by_scan_range"],
+                             "by_scan_range": rr["by_scan_range"], "with_indexing": rr["with_indexing"],
                              "note": real_set_note(run_dir)},
                     "simulated_test": {"split_kind": split_kind, "n": after["n"], "cs_accuracy": after["cs_accuracy"],
-                                       "sg_accuracy": after["sg_accuracy"]}}
+                                       "sg_accuracy": after["sg_accuracy"]},
+                    "n_networks": len(member_dirs)}
             (run_dir / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
     (out / "calibration_report.json").write_text(json.dumps(report, indent=2) + "\n")
 
-    print(f"\n{report['model']}: T_cs = {cal.cs_temperature:.3f}, T_sg = {cal.sg_temperature:.3f} "
+    temps = ", ".join(f"({c.cs_temperature:.3f}, {c.sg_temperature:.3f})" for c in members.cals)
+    if members.ensemble_cal is not None:
+        temps += (f"; on their average ({members.ensemble_cal.cs_temperature:.3f}, "
+                  f"{members.ensemble_cal.sg_temperature:.3f})")
+    print(f"\n{report['model']}: (T_cs, T_sg) = {temps} "
           f"(fitted on {fitted_on['n']} simulated validation patterns, split by {split_kind})\n")
     print("| test set | n | CS acc | CS ECE before | CS ECE after | SG acc | SG ECE before | SG ECE after |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -236,6 +310,10 @@ def main(argv=None) -> int:
         print("|---:|---:|---:|---:|")
         for c in rr["accuracy_vs_coverage"]:
             print(f"| {100 * c['coverage']:.0f} % | {c['n']} | {100 * c['accuracy']:.1f} % | {c['min_confidence']:.2f} |")
+        wi = rr["with_indexing"]
+        print(f"\n{args.real_name} answered as predict answers (indexing mixed in for {wi['combined']} files): "
+              f"CS {100 * wi['cs_accuracy']:.1f} % (balanced {100 * wi['cs_balanced_accuracy']:.1f} %), "
+              f"SG {100 * wi['sg_accuracy']:.1f} %, CS ECE {wi['cs_ece']:.3f}")
         print(f"\n{args.real_name} cut to laboratory scan ranges (network alone, calibrated):\n")
         print("| 2θ range | share of the grid | CS acc | CS balanced | SG acc |")
         print("|---|---:|---:|---:|---:|")

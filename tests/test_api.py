@@ -381,6 +381,51 @@ def test_forest_run_and_ensemble(runs, tiny_pattern):
                                (cnn.crystal_system_proba + forest.crystal_system_proba) / 2, atol=1e-6)
 
 
+def test_a_checkpoint_folder_with_members_answers_as_their_ensemble_with_its_own_card(runs, tiny_pattern, tmp_path):
+    import json
+    import shutil
+
+    from xrdnet.models.runs import checkpoint_members
+
+    x, y = tiny_pattern
+    folder = tmp_path / "shipped"
+    shutil.copytree(runs[0], folder)
+    shutil.copytree(runs[1], folder / "members" / "et")
+    (folder / "members.json").write_text(json.dumps({"format_version": 1, "members": ["members/et"]}))
+    (folder / "card.json").write_text(json.dumps({"real": {"name": "RRUFF", "n": 9, "cs_accuracy": 0.5}}))
+    assert checkpoint_members(folder) == [folder, folder / "members" / "et"]
+    both = Predictor(folder).predict(x, y, wavelength="CuKa")
+    cnn, forest = (Predictor(r).predict(x, y, wavelength="CuKa") for r in runs)
+    np.testing.assert_allclose(both.crystal_system_proba,
+                               (cnn.crystal_system_proba + forest.crystal_system_proba) / 2, atol=1e-6)
+    assert both.model.kinds == ("cnn", "forest") and "ensemble of 2 networks" in both.model.name
+    assert both.model.real_cs_accuracy == 0.5  # the folder's card describes the ensemble
+    # the ensemble's own temperatures act on the average of its calibrated members
+    from xrdnet.calibration import Calibration
+    from xrdnet.models.runs import ensemble_calibration, write_ensemble_calibration
+
+    write_ensemble_calibration(folder, Calibration(0.5, 2.0, fitted_on={"n": 3}))
+    assert json.loads((folder / "members.json").read_text())["members"] == ["members/et"]
+    assert ensemble_calibration(folder).cs_temperature == 0.5
+    # (the network alone: indexing evidence is mixed in after the temperatures)
+    plain = Predictor(folder, combine_indexing=False, calibrate=True)
+    plain.ensemble_calibration = None
+    average = plain.predict(x, y, wavelength="CuKa")
+    tempered = Predictor(folder, combine_indexing=False).predict(x, y, wavelength="CuKa")
+    expected, _ = Calibration(0.5, 2.0).apply(average.crystal_system_proba[None], average.space_group_proba[None])
+    np.testing.assert_allclose(tempered.crystal_system_proba, expected[0], atol=1e-6)
+    # a broken list is refused naming the file; members must stay inside the folder
+    for bad, match in (({"format_version": 2, "members": []}, "format_version"),
+                       ({"format_version": 1, "members": ["../et"]}, "inside the checkpoint"),
+                       ({"format_version": 1, "members": ["members/none"]}, "not a run folder")):
+        (folder / "members.json").write_text(json.dumps(bad))
+        with pytest.raises((ValueError, FileNotFoundError), match=match):
+            Predictor(folder)
+    (folder / "members.json").write_text("{not json")
+    with pytest.raises(ValueError, match="members.json: unreadable"):
+        Predictor(folder)
+
+
 def test_xrdnet_predict_is_callable_and_the_module_still_imports(runs, tiny_pattern):
     import xrdnet
     from xrdnet.predict import default_checkpoint, format_result, predict_files  # noqa: F401

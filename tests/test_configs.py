@@ -41,6 +41,12 @@ def test_config_loads_into_its_stages(path):
     assert loaded, f"{path.name} configures no stage this test knows"
 
 
+def test_quickstart_yaml_is_the_built_in_quickstart_recipe():
+    """``xrdnet quickstart`` runs without a file; configs/quickstart.yaml must say what it does."""
+    path = CONFIGS[0].parent / "quickstart.yaml"
+    assert load_config(path, QuickstartConfig) == QuickstartConfig()
+
+
 def test_real_recipe_configs_agree_on_the_data():
     root = CONFIGS[0].parent
     real = load_stage_config(root / "real.yaml", SimulateConfig, "simulate")

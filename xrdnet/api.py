@@ -56,9 +56,9 @@ from typing import Any, Sequence
 import numpy as np
 import scipy.ndimage
 
-from xrdnet.indexing.evidence import (CONFIDENT_MIN_MERIT, CONFIDENT_MIN_SHARE, FAMILY_OF_SYSTEM, INDEXING_TRUST,
+from xrdnet.indexing.evidence import (CONFIDENT_MIN_MERIT, CONFIDENT_MIN_SHARE, FAMILY_OF_SYSTEM,
                                       agrees, cell_record, combine_with_cell, describe_axes, index_measured_peaks,
-                                      is_confident)
+                                      is_confident, trust_of_cell)
 from xrdnet.symmetry import CRYSTAL_SYSTEMS, N_SPACE_GROUPS, space_group_symbol
 
 __all__ = [
@@ -190,6 +190,10 @@ class ModelInfo:
     two_theta_range_deg: tuple[float, float] = (5.0, 90.0)
     real_by_scan_range: tuple[dict, ...] = ()
     """The card's accuracy on the measured set cut to laboratory scan ranges (``scripts/calibrate.py``)."""
+    real_network_cs_accuracy: float | None = None
+    """The network's own accuracy on the measured set; ``real_cs_accuracy`` is that of the answers as given."""
+    real_with_indexing: bool = False
+    """Whether ``real_cs_accuracy`` is measured with the indexing evidence mixed in, as this predictor answers."""
 
     def __post_init__(self) -> None:
         if self.wavelength_angstrom is None:
@@ -201,14 +205,15 @@ class ModelInfo:
         on the validation scans cut to the nearest laboratory range, beside the full-range figure."""
         from xrdnet.simulate.coverage import nearest_scan_range
 
-        if not self.real_by_scan_range or self.real_cs_accuracy is None:
+        full = self.real_network_cs_accuracy if self.real_network_cs_accuracy is not None else self.real_cs_accuracy
+        if not self.real_by_scan_range or full is None:
             return "this model's accuracy on such short scans is not on record (card.json)"
         entry = self.real_by_scan_range[nearest_scan_range(
             start_deg, end_deg, [e["two_theta_range_deg"] for e in self.real_by_scan_range])]
         lo, hi = entry["two_theta_range_deg"]
         return (f"on the {self.real_n or ''} measured {self.real_set or 'validation'} scans cut to {lo:.0f}–{hi:.0f}° "
                 f"this model gets the crystal system right {100 * entry['cs_accuracy']:.1f} % of the time "
-                f"({100 * self.real_cs_accuracy:.1f} % over its full range)").replace("  ", " ")
+                f"({100 * full:.1f} % over its full range; network alone)").replace("  ", " ")
 
     def headline(self) -> str:
         """One line: the model, its measured accuracy on real patterns and the constant baseline."""
@@ -216,6 +221,8 @@ class ModelInfo:
         if self.real_cs_accuracy is not None:
             text += (f": {100 * self.real_cs_accuracy:.1f} % crystal-system accuracy on "
                      f"{self.real_n or ''} measured {self.real_set or 'real'} patterns".replace("  ", " "))
+            if self.real_with_indexing and self.real_network_cs_accuracy is not None:
+                text += f" with the indexing evidence ({100 * self.real_network_cs_accuracy:.1f} % network alone)"
             if self.real_baseline_cs_accuracy is not None:
                 text += f" (always answering the commonest system: {100 * self.real_baseline_cs_accuracy:.1f} %)"
         else:
@@ -313,7 +320,8 @@ class PredictionResult:
             "warnings": [w.to_dict() for w in self.warnings],
             "model": {"name": m.name, "kinds": list(m.kinds), "calibrated": m.calibrated,
                       "temperatures": [list(t) for t in m.temperatures],
-                      "real_cs_accuracy": m.real_cs_accuracy,
+                      "real_cs_accuracy": m.real_cs_accuracy, "real_network_cs_accuracy": m.real_network_cs_accuracy,
+                      "real_with_indexing": m.real_with_indexing,
                       "real_baseline_cs_accuracy": m.real_baseline_cs_accuracy, "real_n": m.real_n,
                       "real_set": m.real_set},
         }
@@ -685,26 +693,30 @@ class Predictor:
                  calibrate: bool = True, prior: str | Path | None = None, top_k: int = 5,
                  min_confidence: float = 0.0, combine_indexing: bool = True) -> None:
         from xrdnet.calibration import Calibration, load_card, load_prior, training_prior
-        from xrdnet.models.runs import load_run
+        from xrdnet.models.runs import checkpoint_members, ensemble_calibration, load_run
 
         if checkpoint is None:
-            paths = [default_checkpoint()]
+            given = [default_checkpoint()]
         elif isinstance(checkpoint, (str, Path)):
-            paths = [Path(checkpoint)]
+            given = [Path(checkpoint)]
         else:
-            paths = [Path(c) for c in checkpoint]
-        if not paths:
+            given = [Path(c) for c in checkpoint]
+        if not given:
             raise ValueError("no checkpoint given")
+        for p in given:
+            if not (p / "run.json").is_file():
+                raise FileNotFoundError(f"checkpoint {p} not found (no run.json); pass --checkpoint runs/<name>")
+        # a shipped ensemble is one folder whose members.json lists its further networks
+        paths = [member for p in given for member in checkpoint_members(p)]
         if top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {top_k}")
         if not 0.0 <= float(min_confidence) <= 1.0:
             raise ValueError(f"min_confidence must be in 0..1, got {min_confidence}")
-        for p in paths:
-            if not (p / "run.json").is_file():
-                raise FileNotFoundError(f"checkpoint {p} not found (no run.json); pass --checkpoint runs/<name>")
         self.paths = paths
         self.runs = [load_run(p, device=device) for p in paths]
         self.calibrations = [Calibration.load(p) if calibrate else None for p in paths]
+        # a shipped ensemble's own temperatures, applied to the average of its calibrated members
+        self.ensemble_calibration = ensemble_calibration(given[0]) if calibrate and len(given) == 1 else None
         self.top_k = int(top_k)
         self.min_confidence = float(min_confidence)
         self.combine_indexing = bool(combine_indexing)
@@ -724,16 +736,22 @@ class Predictor:
                 raise ValueError(f"--prior needs the training set of {paths[0]} (training_set.tsv.gz) for its "
                                  "training prior")
             self.training_prior = np.mean(train, axis=0)
-        card = load_card(paths[0]) if len(paths) == 1 else {}
+        # one folder given (a single network or a shipped ensemble): its card describes what answers
+        card = load_card(given[0]) if len(given) == 1 else {}
         real = card.get("real") or {}
+        indexed = real.get("with_indexing") if self.combine_indexing else None
         name = first.info.get("name") or first.name
-        if len(paths) > 1:
+        if len(given) > 1:
             name = "ensemble of " + " + ".join(r.info.get("name") or r.name for r in self.runs)
+        elif len(paths) > 1:
+            name = f"{name} (ensemble of {len(paths)} networks)"
         self.info = ModelInfo(
             name=name, kinds=tuple(r.kind for r in self.runs), paths=tuple(str(p) for p in paths),
             calibrated=all(c is not None for c in self.calibrations),
             temperatures=tuple((c.cs_temperature, c.sg_temperature) if c else (1.0, 1.0) for c in self.calibrations),
-            real_cs_accuracy=real.get("cs_accuracy"), real_baseline_cs_accuracy=real.get("baseline_cs_accuracy"),
+            real_cs_accuracy=indexed["cs_accuracy"] if indexed else real.get("cs_accuracy"),
+            real_network_cs_accuracy=real.get("cs_accuracy"), real_with_indexing=bool(indexed),
+            real_baseline_cs_accuracy=real.get("baseline_cs_accuracy"),
             real_n=real.get("n"), real_set=real.get("name"), wavelength_angstrom=self.wavelength_angstrom,
             two_theta_range_deg=(float(self.grid[0]), float(self.grid[-1])),
             real_by_scan_range=tuple(real.get("by_scan_range") or ()))
@@ -760,6 +778,8 @@ class Predictor:
             cs_sum += cs
             sg_sum += sg
         cs, sg = cs_sum / len(self.runs), sg_sum / len(self.runs)
+        if self.ensemble_calibration is not None:
+            cs, sg = self.ensemble_calibration.apply(cs, sg)
         if self.prior is not None:
             cs, sg = apply_prior(cs, sg, self.prior, self.training_prior)
         return cs, sg
@@ -952,13 +972,13 @@ class Predictor:
         if result.combined_with_indexing and network is not None and not agrees(best, network.name):
             result.warnings.append(PredictionWarning(
                 "answer_from_indexing", f"{cell_text}; the network alone answers {network.name} "
-                f"({100 * network.probability:.0f} %), and such a cell is right {100 * INDEXING_TRUST:.0f} % of "
+                f"({100 * network.probability:.0f} %), and such a cell is right {100 * trust_of_cell(best):.0f} % of "
                 f"the time on measured validation scans, so the answer is {answer}"))
         elif not agrees(best, answer):
             result.warnings.append(PredictionWarning(
                 "indexing_disagrees", f"{cell_text}, not on a {answer} one: on measured validation scans such a "
                 f"cell (M ≥ {CONFIDENT_MIN_MERIT:.0f}, ≥ {100 * CONFIDENT_MIN_SHARE:.0f} % indexed) names the "
-                f"right crystal system {100 * INDEXING_TRUST:.0f} % of the time"))
+                f"right crystal system {100 * trust_of_cell(best):.0f} % of the time"))
 
     def _rule(self, row: np.ndarray, cs: ClassScore, sg: ClassScore) -> RuleExplanation | None:
         """The surrogate rule of this pattern's leaf, or None when its class is not the answer."""

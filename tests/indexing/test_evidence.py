@@ -73,21 +73,27 @@ def _network_saying_monoclinic():
 
 
 def test_combining_with_a_confident_cell_is_the_stated_mixture():
-    from xrdnet.indexing import INDEXING_TRUST, combine_with_cell, combine_with_systems, systems_of_cell
+    from xrdnet.indexing import (INDEXING_TRUST, TRUST_BY_CELL, combine_with_cell, combine_with_systems,
+                                 systems_of_cell, trust_of_cell)
     from xrdnet.symmetry import CRYSTAL_SYSTEMS
 
     cs, sg, table = _network_saying_monoclinic()
     lab6 = index_measured_peaks(*sticks(CASES["LaB6"][0]()), CU_KA1).best
     assert systems_of_cell(lab6) == ("cubic",)
+    # a cubic cell's weight is the cubic cells' record, shrunk toward the overall trust
+    trust = trust_of_cell(lab6)
+    assert trust == TRUST_BY_CELL["cubic"] and INDEXING_TRUST < trust < 57 / 59
     cs2, sg2 = combine_with_cell(cs, sg, lab6)
     cubic = CRYSTAL_SYSTEMS.index("cubic")
     # p'(cubic) = trust + (1 - trust) p(cubic); both heads still sum to 1; the answer moves to cubic
-    assert cs2[cubic] == pytest.approx(INDEXING_TRUST + (1 - INDEXING_TRUST) * cs[cubic])
+    assert cs2[cubic] == pytest.approx(trust + (1 - trust) * cs[cubic])
+    cs3, _ = combine_with_cell(cs, sg, lab6, trust=INDEXING_TRUST)
+    assert cs3[cubic] == pytest.approx(INDEXING_TRUST + (1 - INDEXING_TRUST) * cs[cubic])
     assert cs2.sum() == pytest.approx(1.0) and sg2.sum() == pytest.approx(1.0)
     assert cs2.argmax() == cubic and sg2.argmax() + 1 == 221  # the network's own order within cubic
     assert np.bincount(table, weights=sg2, minlength=7)[cubic] == pytest.approx(cs2[cubic])
     # outside the cell's systems every probability shrinks by the same factor
-    assert sg2[14 - 1] / sg[14 - 1] == pytest.approx(1 - INDEXING_TRUST)
+    assert sg2[14 - 1] / sg[14 - 1] == pytest.approx(1 - trust)
     # no confident cell, no change; trust 0 leaves the network alone; trust outside 0..1 is refused
     unchanged = combine_with_cell(cs, sg, None)
     assert np.array_equal(unchanged[0], cs) and np.array_equal(unchanged[1], sg)
@@ -102,9 +108,10 @@ def test_a_p_hexagonal_cell_keeps_the_networks_choice_between_hexagonal_and_trig
 
     zno = index_measured_peaks(*sticks(CASES["ZnO"][0]()), CU_KA1).best
     assert systems_of_cell(zno) == ("hexagonal", "trigonal")
-    cs, sg, _ = _network_saying_monoclinic()
+    _, sg, table = _network_saying_monoclinic()
     sg[154 - 1] += 0.05  # P3₂21 (trigonal) above every hexagonal group
     sg /= sg.sum()
+    cs = np.bincount(table, weights=sg, minlength=7)
     cs2, sg2 = combine_with_cell(cs, sg, zno)
     assert CRYSTAL_SYSTEMS[int(cs2.argmax())] in ("hexagonal", "trigonal") and sg2.argmax() + 1 == 154
 

@@ -67,3 +67,19 @@ def test_shipped_checkpoint_states_its_wavelength():
     run = load_run(default_checkpoint())
     assert run.model.hparams["wavelength_angstrom"] == pytest.approx(1.54056)
     assert run.wavelength_angstrom == pytest.approx(1.54056)
+
+
+def test_every_member_of_the_shipped_checkpoint_loads_on_the_same_grid():
+    """The shipped folder may be an ensemble (members.json): each member a run on the first's grid and line."""
+    from xrdnet.api import default_checkpoint
+    from xrdnet.models.runs import checkpoint_members, ensemble_calibration, load_run
+
+    members = checkpoint_members(default_checkpoint())
+    runs = [load_run(m) for m in members]
+    for run in runs[1:]:
+        assert np.array_equal(run.grid_two_theta_deg, runs[0].grid_two_theta_deg)
+        assert run.wavelength_angstrom == pytest.approx(runs[0].wavelength_angstrom)
+        assert (run.path / "calibration.json").is_file()
+    if len(members) > 1:
+        cal = ensemble_calibration(default_checkpoint())
+        assert cal is not None and 0.2 < cal.cs_temperature < 5 and 0.2 < cal.sg_temperature < 5

@@ -125,3 +125,85 @@ def load_run(path: str | Path, device: str = "cpu") -> LoadedRun:
     else:
         raise ValueError(f"{record}: unknown model kind {kind!r}")
     return LoadedRun(path, kind, info, model)
+
+
+MEMBERS_FILE = "members.json"
+MEMBERS_FORMAT_VERSION = 1
+
+
+def checkpoint_members(path: str | Path) -> list[Path]:
+    """The run folders a checkpoint folder stands for: itself, then the further members of an ensemble.
+
+    A checkpoint folder that ships an ensemble keeps its first network in the folder itself and lists
+    the others in ``members.json``: ``{"format_version": 1, "members": ["members/seed1", ...]}``, paths
+    relative to the folder and inside it. Their calibrated probabilities are averaged (then tempered by
+    the file's own ``calibration``, :func:`ensemble_calibration`); the card, rules and mixture detector of
+    the folder describe the ensemble. Without the file: ``[path]``.
+    """
+    path = Path(path)
+    data = _members_record(path)
+    if data is None:
+        return [path]
+    record = path / MEMBERS_FILE
+    names = data.get("members")
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise ValueError(f"{record}: 'members' must be a list of folder names relative to {path}")
+    members = [path]
+    for name in names:
+        relative = Path(name)
+        if relative.is_absolute() or ".." in relative.parts:
+            raise ValueError(f"{record}: member {name!r} must be a folder inside the checkpoint (relative, no '..')")
+        member = path / relative
+        if not (member / "run.json").is_file():
+            raise FileNotFoundError(f"{record}: member {name!r} is not a run folder (no {member / 'run.json'})")
+        members.append(member)
+    return members
+
+
+def _members_record(path: Path) -> dict | None:
+    """The checked content of ``path/members.json``, or None without one."""
+    record = path / MEMBERS_FILE
+    if not record.is_file():
+        return None
+    try:
+        data = json.loads(record.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{record}: unreadable ensemble list ({type(exc).__name__}: {exc})") from exc
+    version = data.get("format_version") if isinstance(data, dict) else None
+    if version != MEMBERS_FORMAT_VERSION:
+        raise ValueError(f"{record}: format_version {version!r}, this xrdnet reads {MEMBERS_FORMAT_VERSION}")
+    return data
+
+
+def ensemble_calibration(path: str | Path):
+    """The temperatures applied to an ensemble's averaged probabilities (``members.json`` ``calibration``:
+    ``{"cs_temperature", "sg_temperature", "fitted_on"}``), or None for a single network or none stored.
+
+    Averaging members that are each calibrated leaves the average under-confident (their errors differ),
+    so ``scripts/calibrate.py`` fits one more temperature per head on the averaged validation probabilities.
+    """
+    from xrdnet.calibration import Calibration
+
+    data = _members_record(Path(path))
+    entry = None if data is None else data.get("calibration")
+    if entry is None:
+        return None
+    try:
+        return Calibration(float(entry["cs_temperature"]), float(entry["sg_temperature"]),
+                           fitted_on=dict(entry.get("fitted_on") or {}))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{Path(path) / MEMBERS_FILE}: 'calibration' needs cs_temperature and sg_temperature "
+                         f"({type(exc).__name__}: {exc})") from exc
+
+
+def write_ensemble_calibration(path: str | Path, calibration) -> Path:
+    """Store ``calibration``'s temperatures in ``path/members.json``, keeping its members."""
+    path = Path(path)
+    data = _members_record(path)
+    if data is None:
+        raise FileNotFoundError(f"{path}: no {MEMBERS_FILE}; only an ensemble folder takes an ensemble calibration")
+    data["calibration"] = {"cs_temperature": calibration.cs_temperature, "sg_temperature": calibration.sg_temperature,
+                           "fitted_on": calibration.fitted_on}
+    record = path / MEMBERS_FILE
+    record.write_text(json.dumps(data, indent=2) + "\n")
+    return record
