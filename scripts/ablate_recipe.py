@@ -46,6 +46,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
               "cnn": {"coverage_channel": True}}),
     "mp_only": ("Materials Project structures only (the unseen-mineral model)",
                 {"data": {"include_sources": ["mp_structures"]}}),
+    "mp_stored": ("Materials Project only, the 2 stored patterns per structure (fresh vs stored without AMCSD)",
+                  {"data": {"include_sources": ["mp_structures"], "fresh": False, "num_workers": 0}}),
     "crop_mp": ("the crop recipe on Materials Project structures only: RRUFF's minerals unseen",
                 {"data": {"include_sources": ["mp_structures"],
                           "coverage": {"full_range_fraction": 0.3, "start_deg": [5.0, 25.0], "end_deg": [55.0, 90.0]}},
