@@ -48,10 +48,10 @@ def answer_files(checkpoint: str | None, folder: Path) -> dict:
 
 def scores(cs: np.ndarray, sg: np.ndarray, cs_true: np.ndarray, sg_true: np.ndarray) -> dict:
     from xrdnet.calibration import decode, expected_calibration_error
+    from xrdnet.evaluate import balanced_accuracy
 
     cs_pred, sg_pred, _ = decode(cs, sg)
-    balanced = np.mean([np.mean(cs_pred[cs_true == k] == k) for k in np.unique(cs_true)])
-    return {"cs_acc": float(np.mean(cs_pred == cs_true)), "cs_bal": float(balanced),
+    return {"cs_acc": float(np.mean(cs_pred == cs_true)), "cs_bal": balanced_accuracy(cs_true, cs_pred),
             "sg_acc": float(np.mean(sg_pred == sg_true)),
             "cs_ece": float(expected_calibration_error(cs, cs_true))}
 
@@ -60,6 +60,7 @@ def combined(data: dict, min_merit: float, min_share: float, trust: float | None
     """The combination at thresholds (M, share); ``trust`` None weighs each cell by its kind's
     ``xrdnet.indexing.TRUST_BY_CELL`` (hexagonal P / R kept apart), a number weighs all alike."""
     from xrdnet.indexing import TRUST_BY_CELL, combine_with_systems
+    from xrdnet.indexing.evidence import cell_kind, systems_of
     from xrdnet.symmetry import CRYSTAL_SYSTEMS
 
     cs, sg = data["cs"].copy(), data["sg"].copy()
@@ -68,12 +69,9 @@ def combined(data: dict, min_merit: float, min_share: float, trust: float | None
         ok = cell is not None and cell["figure_of_merit"] >= min_merit and cell["indexed_fraction"] >= min_share
         confident.append(ok)
         if ok:
-            systems = ("hexagonal", "trigonal") if (cell["family"], cell["centring"]) == ("hexagonal", "P") \
-                else (cell["crystal_system"],)
+            systems = systems_of(cell["family"], cell["centring"], cell["crystal_system"])
             right.append(CRYSTAL_SYSTEMS[data["cs_true"][i]] in systems)
-            kind = f"hexagonal {cell['centring'] if cell['centring'] == 'R' else 'P'}" \
-                if cell["family"] == "hexagonal" else cell["family"]
-            weight = TRUST_BY_CELL[kind] if trust is None else trust
+            weight = TRUST_BY_CELL[cell_kind(cell["family"], cell["centring"])] if trust is None else trust
             cs[i], sg[i] = combine_with_systems(cs[i], sg[i], systems, weight)
     return cs, sg, float(np.mean(confident)), float(np.mean(right)) if right else float("nan")
 

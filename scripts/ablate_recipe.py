@@ -66,15 +66,13 @@ def _override(config, changes: dict):
 
 
 def _cut(rows: np.ndarray, grid: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    from xrdnet.simulate.coverage import crop_patterns
+    from xrdnet.simulate.coverage import crop_to_range
 
-    n = len(rows)
-    return crop_patterns(torch.from_numpy(rows), torch.from_numpy(grid), torch.full((n,), lo, dtype=torch.float64),
-                         torch.full((n,), hi, dtype=torch.float64)).numpy()
+    return crop_to_range(rows, grid, lo, hi)
 
 
 def _scores(model, patterns: np.ndarray, cs: np.ndarray, sg: np.ndarray) -> dict:
-    from xrdnet.models.callbacks import _balanced
+    from xrdnet.evaluate import balanced_accuracy as _balanced
 
     _, sg_p, cs_pred, sg_pred = model.predict_patterns(torch.from_numpy(patterns))
     top5 = torch.topk(sg_p, 5, dim=1).indices.numpy() + 1

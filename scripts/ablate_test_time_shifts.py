@@ -34,10 +34,10 @@ def shifted(rows: np.ndarray, k: int) -> np.ndarray:
 
 def figures(cs: np.ndarray, sg: np.ndarray, cs_true: np.ndarray, sg_true: np.ndarray) -> dict:
     from xrdnet.calibration import decode
+    from xrdnet.evaluate import balanced_accuracy
 
     cs_pred, sg_pred, _ = decode(cs, sg)
-    balanced = np.mean([np.mean(cs_pred[cs_true == k] == k) for k in np.unique(cs_true)])
-    return {"cs_acc": float(np.mean(cs_pred == cs_true)), "cs_bal": float(balanced),
+    return {"cs_acc": float(np.mean(cs_pred == cs_true)), "cs_bal": balanced_accuracy(cs_true, cs_pred),
             "sg_acc": float(np.mean(sg_pred == sg_true))}
 
 

@@ -40,20 +40,20 @@ GENUINE_MIXTURE = ROOT.parent / "shared" / "data" / "formats" / "xrdml" / "dara_
 def two_cell_evidence(two_theta_deg: np.ndarray, heights: np.ndarray, wavelength_angstrom: float) -> dict | None:
     """``{"single_confident", "merit", "share", "families"}`` of the best two-cell explanation, or None
     when fewer than 8 lines are found."""
-    from xrdnet.indexing import FAMILIES, IndexingConfig, choose_family, drop_kalpha2_lines, is_confident
-    from xrdnet.indexing.evidence import kalpha2_partner
+    from xrdnet.indexing import FAMILIES, IndexingConfig, index_peaks, is_confident
+    from xrdnet.indexing.evidence import without_kalpha2_partners
     from xrdnet.indexing.search import index_family, select_lines
 
-    partner = kalpha2_partner(wavelength_angstrom)
-    if partner is not None and len(two_theta_deg):
-        two_theta_deg, heights = drop_kalpha2_lines(two_theta_deg, heights, wavelength_angstrom, partner)
     config = IndexingConfig(n_lines=N_LINES, line_selection="strongest")
-    lines = select_lines(two_theta_deg, heights, wavelength_angstrom, config)
+    two_theta_deg, heights = without_kalpha2_partners(two_theta_deg, heights, wavelength_angstrom,
+                                                      config.tolerance_two_theta_deg)
+    lines = select_lines(two_theta_deg, heights, wavelength_angstrom, config)  # the lines index_peaks uses
     n = len(lines.inv_d2)
     if n < 8:
         return None
-    single = {name: index_family(FAMILIES[name], lines, config) for name in FAMILIES}
-    best = {"single_confident": bool(is_confident(choose_family(single))), "merit": 0.0, "share": 0.0,
+    indexing = index_peaks(two_theta_deg, heights, wavelength_angstrom, config)
+    single = indexing.cells
+    best = {"single_confident": bool(is_confident(indexing.best)), "merit": 0.0, "share": 0.0,
             "families": None, "key": -1.0}
     height_of = dict(zip(np.round(two_theta_deg, 6), heights))
     for first_name in SIMPLE_FAMILIES:

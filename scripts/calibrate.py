@@ -88,22 +88,18 @@ def scan_range_figures(members: Members, patterns: np.ndarray, grid: np.ndarray,
                        sg_true: np.ndarray) -> list[dict]:
     """Calibrated accuracy on ``patterns [R, G]`` cut to each of ``LABORATORY_SCAN_RANGES_DEG`` (zero outside,
     renormalised: what ``to_model_grid`` makes of a shorter scan), with the share of the grid each keeps."""
-    import torch
-
-    from xrdnet.evaluate import evaluate
-    from xrdnet.simulate.coverage import LABORATORY_SCAN_RANGES_DEG, crop_patterns
+    from xrdnet.evaluate import balanced_accuracy
+    from xrdnet.simulate.coverage import LABORATORY_SCAN_RANGES_DEG, crop_to_range
 
     figures = []
     for lo, hi in LABORATORY_SCAN_RANGES_DEG:
-        n = len(patterns)
-        cut = crop_patterns(torch.from_numpy(np.asarray(patterns, np.float32)), torch.from_numpy(grid),
-                            torch.full((n,), lo, dtype=torch.float64), torch.full((n,), hi, dtype=torch.float64))
-        cs, sg = members.mean(members.raw(cut.numpy(), grid, lam), calibrated=True)
+        cut = crop_to_range(patterns, grid, lo, hi)
+        cs, sg = members.mean(members.raw(cut, grid, lam), calibrated=True)
         fig = _figures(cs, sg, cs_true, sg_true)
         figures.append({"two_theta_range_deg": [lo, hi],
                         "coverage": float(np.mean((grid >= lo) & (grid <= hi))),
                         "cs_accuracy": fig["cs_accuracy"],
-                        "cs_balanced_accuracy": evaluate(cs_true, sg_true, cs, sg)["cs_balanced_accuracy"],
+                        "cs_balanced_accuracy": balanced_accuracy(cs_true, cs.argmax(axis=1)),
                         "sg_accuracy": fig["sg_accuracy"]})
     return figures
 
@@ -113,7 +109,7 @@ def answered_figures(run_dir: Path, cals, ensemble_cal, folder: Path, files, cs_
     """Figures of the measured files answered exactly as ``xrdnet predict`` answers them (``force`` on, so every
     file counts): the indexing evidence mixed in, with the calibration ``cals`` just fitted."""
     from xrdnet.api import Predictor
-    from xrdnet.evaluate import evaluate
+    from xrdnet.evaluate import balanced_accuracy
     from xrdnet.patterns_io import read_pattern
 
     predictor = Predictor(run_dir, combine_indexing=True)
@@ -123,7 +119,7 @@ def answered_figures(run_dir: Path, cals, ensemble_cal, folder: Path, files, cs_
     cs = np.stack([r.crystal_system_proba for r in results])
     sg = np.stack([r.space_group_proba for r in results])
     fig = _figures(cs, sg, cs_true, sg_true)
-    return {"cs_accuracy": fig["cs_accuracy"], "cs_balanced_accuracy": evaluate(cs_true, sg_true, cs, sg)["cs_balanced_accuracy"],
+    return {"cs_accuracy": fig["cs_accuracy"], "cs_balanced_accuracy": balanced_accuracy(cs_true, cs.argmax(axis=1)),
             "sg_accuracy": fig["sg_accuracy"], "cs_ece": fig["cs_ece"],
             "combined": int(sum(r.combined_with_indexing for r in results))}
 
@@ -211,7 +207,7 @@ def main(argv=None) -> int:
         counts = np.bincount(cs_rt, minlength=len(CRYSTAL_SYSTEMS))
         baseline = {"answer": CRYSTAL_SYSTEMS[int(counts.argmax())], "cs_accuracy": float(counts.max() / counts.sum()),
                     "cs_balanced_accuracy": float(1.0 / np.count_nonzero(counts))}
-        from xrdnet.evaluate import evaluate
+        from xrdnet.evaluate import balanced_accuracy, evaluate
 
         cs_pred, sg_pred, _ = decode(cs_rc, sg_rc)
         m = evaluate(cs_rt, sg_rt, cs_rc, sg_rc, crystal_system_pred=cs_pred, space_group_pred=sg_pred)
@@ -227,7 +223,7 @@ def main(argv=None) -> int:
             for name in ("minerals", "uniform"):
                 cs_p, sg_p = apply_prior(cs_rc, sg_rc, load_prior(name), train)
                 fig = _figures(cs_p, sg_p, cs_rt, sg_rt)
-                fig["cs_balanced_accuracy"] = evaluate(cs_rt, sg_rt, cs_p, sg_p)["cs_balanced_accuracy"]
+                fig["cs_balanced_accuracy"] = balanced_accuracy(cs_rt, cs_p.argmax(axis=1))
                 priors[name] = fig
         # how many real files would the checks before answering refuse? (no model needed)
         from xrdnet.api import check_pattern

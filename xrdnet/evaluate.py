@@ -27,6 +27,7 @@ from xrdnet.symmetry import (
 
 __all__ = [
     "evaluate",
+    "balanced_accuracy",
     "top_k_accuracy",
     "confusion_matrix_figure",
     "space_group_confusion_figure",
@@ -92,7 +93,8 @@ def top_k_accuracy(y_true_index: np.ndarray, scores: np.ndarray, k: int) -> floa
     return float(np.mean(beats.sum(axis=1) < k))
 
 
-def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+def balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Mean recall over the classes present in ``y_true`` (a prediction of an absent class counts as wrong)."""
     from sklearn.metrics import balanced_accuracy_score
 
     with warnings.catch_warnings():
@@ -164,12 +166,12 @@ def evaluate(
     result: dict[str, Any] = {
         "n": int(n),
         "cs_accuracy": float(np.mean(cs_pred == cs_true)),
-        "cs_balanced_accuracy": _balanced_accuracy(cs_true, cs_pred),
+        "cs_balanced_accuracy": balanced_accuracy(cs_true, cs_pred),
         "cs_macro_f1": _macro_f1(cs_true, cs_pred),
         "cs_per_class_accuracy": per_class_accuracy,
         "cs_per_class_n": per_class_n,
         "sg_accuracy": float(np.mean(sg_pred == sg_true)),
-        "sg_balanced_accuracy": _balanced_accuracy(sg_true, sg_pred),
+        "sg_balanced_accuracy": balanced_accuracy(sg_true, sg_pred),
         "sg_macro_f1": _macro_f1(sg_true, sg_pred),
     }
     for k in TOP_K:

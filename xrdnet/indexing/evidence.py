@@ -75,13 +75,21 @@ def describe_axes(family: str, a: float, b: float, c: float) -> str:
     return f"a = {a:.4f}, c = {c:.4f} Å"
 
 
+def without_kalpha2_partners(two_theta_deg: np.ndarray, heights: np.ndarray, wavelength_angstrom: float,
+                             tolerance_two_theta_deg: float = IndexingConfig.tolerance_two_theta_deg):
+    """Measured peaks ``(two_theta_deg, heights)`` without the resolved Kα2 partners of a Kα1 wavelength
+    (unchanged for any other wavelength)."""
+    partner = kalpha2_partner(wavelength_angstrom)
+    if partner is not None and len(two_theta_deg):
+        return drop_kalpha2_lines(two_theta_deg, heights, wavelength_angstrom, partner, tolerance_two_theta_deg)
+    return two_theta_deg, heights
+
+
 def index_measured_peaks(two_theta_deg: np.ndarray, heights: np.ndarray, wavelength_angstrom: float,
                          config: IndexingConfig = IndexingConfig()) -> IndexingResult:
     """Index measured peak positions ``[P]`` at λ (Å), without the Kα2 partners of a Kα1 wavelength."""
-    partner = kalpha2_partner(wavelength_angstrom)
-    if partner is not None and len(two_theta_deg):
-        two_theta_deg, heights = drop_kalpha2_lines(two_theta_deg, heights, wavelength_angstrom, partner,
-                                                    config.tolerance_two_theta_deg)
+    two_theta_deg, heights = without_kalpha2_partners(two_theta_deg, heights, wavelength_angstrom,
+                                                      config.tolerance_two_theta_deg)
     return index_peaks(two_theta_deg, heights, wavelength_angstrom, config)
 
 
@@ -91,12 +99,25 @@ def is_confident(cell: Cell | None) -> bool:
             and cell.indexed_fraction >= CONFIDENT_MIN_SHARE)
 
 
-def systems_of_cell(cell: Cell) -> tuple[str, ...]:
-    """The crystal systems an indexed cell stands for. A P hexagonal cell stands for trigonal P groups
-    too (P3₂21 quartz), so it names both; an R cell only trigonal; every other family its own system."""
-    if cell.family == "hexagonal" and cell.centring == "P":
+def cell_kind(family: str, centring: str) -> str:
+    """The kind of cell the trust and the systems depend on: the family, hexagonal split into P and R."""
+    if family == "hexagonal":
+        return "hexagonal R" if centring == "R" else "hexagonal P"
+    return family
+
+
+def systems_of(family: str, centring: str, crystal_system: str) -> tuple[str, ...]:
+    """The crystal systems a cell of ``family`` and ``centring`` (its ``crystal_system``) stands for.
+    A P hexagonal cell stands for trigonal P groups too (P3₂21 quartz), so it names both; an R cell only
+    trigonal; every other family its own system. Takes the fields so a cell record serves as well."""
+    if cell_kind(family, centring) == "hexagonal P":
         return ("hexagonal", "trigonal")
-    return (cell.crystal_system,)
+    return (crystal_system,)
+
+
+def systems_of_cell(cell: Cell) -> tuple[str, ...]:
+    """The crystal systems an indexed cell stands for (:func:`systems_of`)."""
+    return systems_of(cell.family, cell.centring, cell.crystal_system)
 
 
 def agrees(cell: Cell, crystal_system: str) -> bool:
@@ -137,8 +158,7 @@ def combine_with_systems(cs_proba: np.ndarray, sg_proba: np.ndarray, systems: tu
 
 def trust_of_cell(cell: Cell) -> float:
     """How often a confident cell like ``cell`` names the right crystal system (:data:`TRUST_BY_CELL`)."""
-    kind = f"hexagonal {cell.centring if cell.centring == 'R' else 'P'}" if cell.family == "hexagonal" else cell.family
-    return float(TRUST_BY_CELL.get(kind, INDEXING_TRUST))
+    return float(TRUST_BY_CELL.get(cell_kind(cell.family, cell.centring), INDEXING_TRUST))
 
 
 def combine_with_cell(cs_proba: np.ndarray, sg_proba: np.ndarray, cell: Cell | None,

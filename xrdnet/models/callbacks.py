@@ -81,14 +81,11 @@ class LegTimer(L.Callback):
 
 def _balanced(truth: np.ndarray, pred: np.ndarray) -> float:
     """Balanced accuracy over the classes present in ``truth`` (a prediction of an absent class, e.g.
-    trigonal on RRUFF, counts as wrong; sklearn's warning about it would repeat every epoch)."""
-    import warnings
+    trigonal on RRUFF, counts as wrong): ``xrdnet.evaluate.balanced_accuracy``, which keeps sklearn's
+    warning about it from repeating every epoch."""
+    from xrdnet.evaluate import balanced_accuracy
 
-    from sklearn.metrics import balanced_accuracy_score
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
-        return float(balanced_accuracy_score(truth, pred))
+    return balanced_accuracy(truth, pred)
 
 
 def monitor_mode(monitor: str) -> str:

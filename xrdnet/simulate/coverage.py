@@ -96,6 +96,18 @@ def crop_patterns(patterns: torch.Tensor, two_theta_deg: torch.Tensor, start_deg
     return out / out.amax(dim=1, keepdim=True).clamp(min=1e-30)
 
 
+def crop_to_range(patterns, two_theta_deg, start_deg: float, end_deg: float):
+    """:func:`crop_patterns` of numpy ``patterns [P, G]`` on ``two_theta_deg [G]`` to one range for all:
+    what a scan of 2θ ``start_deg``–``end_deg`` looks like on the grid. Returns ``[P, G]`` of the input's dtype."""
+    import numpy as np
+
+    rows = torch.from_numpy(np.ascontiguousarray(patterns))
+    n = len(rows)
+    return crop_patterns(rows, torch.from_numpy(np.asarray(two_theta_deg, dtype=np.float64)),
+                         torch.full((n,), float(start_deg), dtype=torch.float64),
+                         torch.full((n,), float(end_deg), dtype=torch.float64)).numpy()
+
+
 def measured_span(patterns: torch.Tensor) -> torch.Tensor:
     """``[B, G]`` bool: True from each pattern's first to its last point above zero (see the docstring)."""
     positive = patterns > 0
