@@ -87,14 +87,15 @@ def measured_figures(folder: Path, checkpoint, config: IndexingConfig) -> dict:
     """Crystal system from indexing alone on labelled measured scans, with the time per scan.
 
     The scans are read and put on the model grid as ``predict`` does and their sharp peaks found by
-    ``predict``'s own peak finder (``api.peak_measurements``) and indexed as ``predict`` does
+    ``predict``'s own peak finder (``xrdnet.signal.peak_measurements``) and indexed as ``predict`` does
     (``index_measured_peaks``: resolved Kα2 partners dropped);
     the best family's crystal system (hexagonal cells: trigonal when R-centred) is the answer.
     Monoclinic and triclinic scans have no family here: they can only be wrong, and show how often
     a lower-symmetry pattern is mistaken for a higher one. Returns per scan the truth, the best cell
     and the seconds (peak finding + indexing).
     """
-    from xrdnet.api import Predictor, peak_measurements
+    from xrdnet.inference import Predictor
+    from xrdnet.signal import peak_measurements
     from xrdnet.compare import load_labelled_patterns
     from xrdnet.symmetry import CRYSTAL_SYSTEMS
 

@@ -85,7 +85,7 @@ def flagged(evidence: dict | None, min_merit: float, min_share: float) -> bool:
 
 
 def peaks_of(two_theta_deg, intensity, grid, lam, wavelength_angstrom, metadata=None):
-    from xrdnet.api import check_pattern
+    from xrdnet.checks import check_pattern
 
     prep = check_pattern(two_theta_deg, intensity, grid, lam, wavelength_angstrom=wavelength_angstrom,
                          x_unit_source="argument", metadata=metadata)
@@ -93,7 +93,7 @@ def peaks_of(two_theta_deg, intensity, grid, lam, wavelength_angstrom, metadata=
 
 
 def main(argv: list[str] | None = None) -> int:
-    from xrdnet.api import default_checkpoint
+    from xrdnet.checkpoint import default_checkpoint
     from xrdnet.data.reader import PatternDataset
     from xrdnet.mixture import make_mixtures
     from xrdnet.models.runs import load_run

@@ -14,7 +14,8 @@
 4. The real patterns answered exactly as ``xrdnet predict`` answers them, the indexing evidence mixed in
    (``with_indexing``): the figure ``predict`` prints in its header.
 5. ``--write`` stores ``calibration.json`` (temperatures, data, split, ECE), ``card.json`` (the measured
-   real-pattern accuracy and the constant baseline, which ``xrdnet predict`` prints) and
+   real-pattern accuracy and the constant baseline, which ``xrdnet predict`` prints; written through
+   ``xrdnet.checkpoint.ModelCard``, the card's one schema) and
    ``calibration.png`` (reliability diagram) in the run folder.
 
 Prints a table and writes ``calibration_report.json`` into ``--out``.
@@ -31,7 +32,6 @@ from pathlib import Path
 import numpy as np
 
 from xrdnet.calibration import (
-    CARD_FILE,
     Calibration,
     accuracy_vs_coverage,
     apply_prior,
@@ -108,7 +108,7 @@ def answered_figures(run_dir: Path, cals, ensemble_cal, folder: Path, files, cs_
                      sg_true: np.ndarray) -> dict:
     """Figures of the measured files answered exactly as ``xrdnet predict`` answers them (``force`` on, so every
     file counts): the indexing evidence mixed in, with the calibration ``cals`` just fitted."""
-    from xrdnet.api import Predictor
+    from xrdnet.inference import Predictor
     from xrdnet.evaluate import balanced_accuracy
     from xrdnet.patterns_io import read_pattern
 
@@ -132,6 +132,25 @@ def real_set_note(run_dir: Path) -> str:
         return (f"validation figure, measured by scripts/calibrate.py: no gradient step on these patterns, "
                 f"but the checkpoint was chosen on them ({run['monitor']})")
     return "measured by scripts/calibrate.py; evaluation only"
+
+
+def card_of(report: dict, real_name: str, split_kind: str, after: dict, n_networks: int, note: str):
+    """The checkpoint's ``ModelCard`` from this report: the calibrated real-pattern figures, the constant
+    baseline, the cut scan ranges, the figures with indexing, and the simulated held-out figures."""
+    from xrdnet.checkpoint.card import IndexingFigures, ModelCard, RealFigures, ScanRangeFigures, SimulatedFigures
+
+    rr = report["real"]
+    return ModelCard(
+        real=RealFigures(name=real_name, n=rr["n"], cs_accuracy=rr["after"]["cs_accuracy"],
+                         cs_balanced_accuracy=rr["cs_balanced_accuracy"], sg_accuracy=rr["after"]["sg_accuracy"],
+                         sg_top5=rr["sg_top5"], baseline_cs_accuracy=rr["baseline"]["cs_accuracy"],
+                         baseline_answer=rr["baseline"]["answer"],
+                         by_scan_range=tuple(ScanRangeFigures.from_dict(e, "by_scan_range")
+                                             for e in rr["by_scan_range"]),
+                         with_indexing=IndexingFigures.from_dict(rr["with_indexing"], "with_indexing"), note=note),
+        simulated_test=SimulatedFigures(split_kind=split_kind, n=after["n"], cs_accuracy=after["cs_accuracy"],
+                                        sg_accuracy=after["sg_accuracy"]),
+        n_networks=n_networks)
 
 
 def main(argv=None) -> int:
@@ -226,7 +245,7 @@ def main(argv=None) -> int:
                 fig["cs_balanced_accuracy"] = balanced_accuracy(cs_rt, cs_p.argmax(axis=1))
                 priors[name] = fig
         # how many real files would the checks before answering refuse? (no model needed)
-        from xrdnet.api import check_pattern
+        from xrdnet.checks import check_pattern
         from xrdnet.patterns_io import read_pattern
 
         refused, codes = 0, {}
@@ -271,18 +290,7 @@ def main(argv=None) -> int:
 
         shutil.copyfile(figure, run_dir / "calibration.png")
         if "real" in report:
-            rr = report["real"]
-            card = {"real": {"name": args.real_name, "n": rr["n"], "cs_accuracy": rr["after"]["cs_accuracy"],
-                             "cs_balanced_accuracy": rr["cs_balanced_accuracy"],
-                             "sg_accuracy": rr["after"]["sg_accuracy"], "sg_top5": rr["sg_top5"],
-                             "baseline_cs_accuracy": rr["baseline"]["cs_accuracy"],
-                             "baseline_answer": rr["baseline"]["answer"],
-                             "by_scan_range": rr["by_scan_range"], "with_indexing": rr["with_indexing"],
-                             "note": real_set_note(run_dir)},
-                    "simulated_test": {"split_kind": split_kind, "n": after["n"], "cs_accuracy": after["cs_accuracy"],
-                                       "sg_accuracy": after["sg_accuracy"]},
-                    "n_networks": len(member_dirs)}
-            (run_dir / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
+            card_of(report, args.real_name, split_kind, after, len(member_dirs), real_set_note(run_dir)).save(run_dir)
     (out / "calibration_report.json").write_text(json.dumps(report, indent=2) + "\n")
 
     temps = ", ".join(f"({c.cs_temperature:.3f}, {c.sg_temperature:.3f})" for c in members.cals)

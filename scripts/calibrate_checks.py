@@ -1,4 +1,4 @@
-"""Choose the refusal thresholds of the pre-answer checks (``xrdnet/api.py``) on simulated data only.
+"""Choose the refusal thresholds of the pre-answer checks (``xrdnet/checks/thresholds.py``) on simulated data only.
 
     OMP_NUM_THREADS=1 python scripts/calibrate_checks.py --data data/real.h5 --n 4000 \
         --rruff ../shared/data/rruff --film ../shared/data/formats/xrdml/nomad_m54313_om2th_10.xrdml \
@@ -14,10 +14,12 @@
    (0–2 of a validation pattern's strongest lines), low coverage (a validation pattern cut to
    5–19 % of the range) and a Q axis read as 2θ.
 3. **The rule.** For each refusing check, the false-refusal rate on (1) must be ≤ ``--max-frr``
-   (1 %). The threshold in api.py is kept when it meets the rule; otherwise the script names the
-   most sensitive value (highest detection on (2), ties: fewer false refusals) that meets it. The
-   sweeps use ``api.peak_measurements`` / ``api._one_family``, the very measurements ``check_peaks``
-   decides on; the reported rates of the thresholds in force come from ``check_pattern`` itself.
+   (1 %). The threshold in ``xrdnet.checks.thresholds`` is kept when it meets the rule; otherwise the
+   script names the most sensitive value (highest detection on (2), ties: fewer false refusals) that
+   meets it. The sweep and the rule are ``xrdnet.checks.sweep``: they use the measurements
+   ``check_pattern`` records (``CheckedPattern.measured``) and ``checks.one_family``, the very ones
+   ``check_peaks`` decides on; the reported rates of the thresholds in force come from the refusing
+   finding's code (``CheckedPattern.refusal_code``). This script builds the data and reports.
 4. **Evaluation only** (after the thresholds are fixed; nothing is chosen on it): the refusal rate
    on the measured RRUFF patterns (``--rruff``) and on a genuine thin-film scan (``--film``).
 """
@@ -28,67 +30,20 @@ import argparse
 import json
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from xrdnet import api
+from xrdnet import checks
+from xrdnet.checks.sweep import choose, is_one_family, run_checks, sweep  # noqa: F401 - the rule lives there
 from xrdnet.config import recorded_command, recorded_path
 from xrdnet.features import PeakFinderConfig, find_peaks, q_inv_angstrom_from_two_theta
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / "data" / "real.h5"
 """The repository's own data set, wherever the checkout lives (a fixed absolute path works on one machine)."""
 
-CODES = ("x_axis_not_2theta", "low_coverage", "too_few_peaks", "amorphous", "thin_film")
-
-
-def refusal_code(prepared) -> str | None:
-    """The check that refused (by its refusal sentence), None when answered."""
-    r = prepared.refusal
-    if r is None:
-        return None
-    if r.startswith("mostly amorphous"):
-        return "amorphous"
-    if r.startswith("too few peaks") or "peak" in r and "few" in r:
-        return "too_few_peaks"
-    if r.startswith("one family"):
-        return "thin_film"
-    if "x axis" in r:
-        return "x_axis_not_2theta"
-    if "cover" in r or "overlap" in r or "range" in r:
-        return "low_coverage"
-    return "other:" + r
-
-
-@contextmanager
-def recording():
-    """Record what ``check_peaks`` measured (the wrapped ``api.peak_measurements``) during a call."""
-    seen: list = []
-    original = api.peak_measurements
-
-    def wrapped(*a, **k):
-        out = original(*a, **k)
-        seen.append(out)
-        return out
-
-    api.peak_measurements = wrapped
-    try:
-        yield seen
-    finally:
-        api.peak_measurements = original
-
-
-def run_checks(x, y, grid, lam, wavelength=None, x_unit_source="argument", metadata=None):
-    """``check_pattern`` and the measurements it decided on: ``(code, (n, hump, peaks, heights))``."""
-    with recording() as seen:
-        p = api.check_pattern(x, y, grid, lam, wavelength_angstrom=lam if wavelength is None else wavelength,
-                              x_unit_source=x_unit_source, metadata=metadata)
-    m = None
-    if seen:
-        peaks, heights, hump = seen[-1]
-        m = {"n": len(peaks), "hump": float(hump), "peaks": np.asarray(peaks), "heights": np.asarray(heights)}
-    return refusal_code(p), m
+CODES = checks.REFUSING_CODES
+one_family = is_one_family  # the script's old name for the thin-film test on recorded measurements
 
 
 # --------------------------------------------------------------------------- simulated negatives
@@ -192,55 +147,6 @@ def make_q_axis(grid, row, lam):
     return q_inv_angstrom_from_two_theta(grid, lam), row * 1000 + 1
 
 
-# --------------------------------------------------------------------------- sweeps
-
-
-def frr_and_detection(flags_pos: np.ndarray, flags_neg: np.ndarray) -> tuple[float, float]:
-    return float(np.mean(flags_pos)), float(np.mean(flags_neg))
-
-
-def one_family(m, lam) -> bool:
-    return m is not None and m["n"] > 0 and api._one_family(m["peaks"], m["heights"], lam) is not None
-
-
-def sweep(pos, negs, lam):
-    """Per check: the false-refusal rate on ``pos`` and detection on its negatives, per candidate."""
-    n_pos = np.array([m["n"] for m in pos])
-    hump_pos = np.array([m["hump"] for m in pos])
-    out = {}
-    n_neg = np.array([m["n"] if m else 0 for m in negs["too_few_peaks"]])
-    out["MIN_PEAKS"] = [dict(value=v, frr=float(np.mean(n_pos < v)), detection=float(np.mean(n_neg < v)))
-                        for v in range(1, 9)]
-    am = negs["amorphous"]
-    n_am = np.array([m["n"] for m in am])
-    hump_am = np.array([m["hump"] for m in am])
-    rows = []
-    for r in np.round(np.arange(0.2, 0.95, 0.05), 2):
-        for k in range(1, 16):
-            rows.append(dict(value=[float(r), k], frr=float(np.mean((hump_pos >= r) & (n_pos < k))),
-                             detection=float(np.mean((hump_am >= r) & (n_am < k)))))
-    out["AMORPHOUS_HUMP_RATIO, AMORPHOUS_MAX_PEAKS"] = rows
-    fam_pos = np.array([one_family(m, lam) for m in pos]) & (hump_pos < api.AMORPHOUS_HUMP_RATIO)
-    tf = negs["thin_film"]
-    fam_neg = np.array([one_family(m, lam) for m in tf]) & (np.array([m["hump"] for m in tf]) < api.AMORPHOUS_HUMP_RATIO)
-    n_tf = np.array([m["n"] for m in tf])
-    out["THIN_FILM_MAX_PEAKS"] = [dict(value=v, frr=float(np.mean(fam_pos & (n_pos <= v))),
-                                       detection=float(np.mean(fam_neg & (n_tf <= v)))) for v in range(2, 16)]
-    return out
-
-
-def choose(rows, current, max_frr):
-    """Keep ``current`` when it meets the rule; else the most sensitive candidate that does."""
-    ok = [r for r in rows if r["frr"] <= max_frr]
-    cur = next((r for r in rows if r["value"] == current), None)
-    if cur is not None and cur["frr"] <= max_frr:
-        return cur, "kept (meets the rule)"
-    if not ok:
-        return None, "no candidate meets the rule"
-    best = max(ok, key=lambda r: (r["detection"], -r["frr"]))
-    return best, "changed (the value in force does not meet the rule)" if cur is not None else "chosen"
-
-
 # --------------------------------------------------------------------------- main
 
 
@@ -269,9 +175,7 @@ def main(argv=None) -> int:
     neg_rows = chosen[args.n: args.n + args.n_neg]
     if len(neg_rows) < args.n_neg:  # small data sets: reuse rows for the negatives' lines
         neg_rows = rng.choice(val, args.n_neg)
-    thresholds = {k: getattr(api, k) for k in ("MIN_PEAKS", "AMORPHOUS_HUMP_RATIO", "AMORPHOUS_MAX_PEAKS",
-                                               "THIN_FILM_MAX_PEAKS", "THIN_FILM_FAMILY_SHARE",
-                                               "THIN_FILM_MAX_FAMILY_PEAKS", "MIN_COVERAGE", "X_AXIS_MAX_FOR_Q_OR_D")}
+    thresholds = {k: getattr(checks, k) for k in checks.THRESHOLD_NAMES}
 
     # 1. genuine single-phase validation patterns
     pos, pos_codes = [], []

@@ -485,3 +485,21 @@ def test_a_detector_that_fails_on_a_batch_is_warned_and_named_on_the_result(runs
         results = pred.predict_many([dict(x=x, intensity=y, wavelength="CuKa")] * 2)
     assert all(r.status == "answered" and api.MIXTURE_UNAVAILABLE in r.warning_codes for r in results)
     assert all(r.mixture_probability is None for r in results)
+
+
+def test_the_api_module_is_a_shim_that_keeps_every_old_name():
+    """Issue 21: api.py was split into signal/, checks/, checkpoint/ and inference/; old imports keep working."""
+    import xrdnet.checks
+    import xrdnet.inference
+    import xrdnet.signal
+
+    old = ("Predictor PredictionResult PredictionWarning Warning ClassScore RuleExplanation ModelInfo predict "
+           "check_pattern default_checkpoint X_UNITS MIN_COVERAGE WARN_COVERAGE MIN_PEAKS SHARP_PEAK_MIN_HEIGHT "
+           "AMORPHOUS_HUMP_RATIO BACKGROUND_WINDOW_DEG PEAK_SIGMAS SMOOTH_DEG X_AXIS_MAX_FOR_Q_OR_D "
+           "THIN_FILM_FAMILY_SHARE THIN_FILM_MAX_FAMILY_PEAKS THIN_FILM_MAX_PEAKS AMORPHOUS_MAX_PEAKS REFUSING_CODES "
+           "MIXTURE_UNAVAILABLE check_x_axis noise_sigma peak_measurements check_peaks check_metadata "
+           "rule_for_pattern _one_family _Prepared _DEFAULT").split()
+    assert not [name for name in old if not hasattr(api, name)]
+    assert api.Predictor is xrdnet.inference.Predictor and api.check_pattern is xrdnet.checks.check_pattern
+    assert api.peak_measurements is xrdnet.signal.peak_measurements
+    assert api.REFUSING_CODES == ("x_axis_not_2theta", "low_coverage", "too_few_peaks", "amorphous", "thin_film")

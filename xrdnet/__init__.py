@@ -20,7 +20,7 @@ def __getattr__(name: str):
 
         return importlib.import_module("xrdnet.predict")  # a callable module: xrdnet.predict(...) works
     if name in ("Predictor", "PredictionResult", "PredictionWarning"):
-        from xrdnet import api
+        from xrdnet import inference
 
-        return getattr(api, name)
+        return getattr(inference, name)
     raise AttributeError(f"module 'xrdnet' has no attribute {name!r}")

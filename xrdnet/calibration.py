@@ -31,7 +31,7 @@ import numpy as np
 from xrdnet.symmetry import N_CRYSTAL_SYSTEMS, N_SPACE_GROUPS, space_group_to_crystal_system_table
 
 CALIBRATION_FILE = "calibration.json"
-CARD_FILE = "card.json"
+CARD_FILE = "card.json"  # the name xrdnet.checkpoint.card.CARD_FILE reads and writes
 N_BINS = 15
 _TINY = 1e-300
 
@@ -190,9 +190,9 @@ def reliability_diagram(curves: dict[str, tuple[Any, Any]], path: str | Path, ti
     ax_hist.set_xlabel("confidence of the top answer")
     ax_hist.set_ylabel("share")
     fig.tight_layout()
-    from xrdnet.evaluate import _save
+    from xrdnet.outputs import save_figure
 
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def accuracy_vs_coverage(confidence: Any, correct: Any,
@@ -247,9 +247,9 @@ class Calibration:
 
     def save(self, folder: str | Path) -> Path:
         path = Path(folder) / CALIBRATION_FILE
-        from xrdnet.evaluate import _jsonable
+        from xrdnet.outputs import jsonable
 
-        path.write_text(json.dumps(_jsonable(asdict(self)), indent=2) + "\n")
+        path.write_text(json.dumps(jsonable(asdict(self)), indent=2) + "\n")
         return path
 
     @classmethod
@@ -264,9 +264,13 @@ class Calibration:
 
 
 def load_card(folder: str | Path) -> dict:
-    """The measured figures of a checkpoint (``card.json``: real-pattern accuracy, baseline...), or {}."""
-    path = Path(folder) / CARD_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
+    """The measured figures of a checkpoint (``card.json``: real-pattern accuracy, baseline...), or {}.
+
+    Read through ``xrdnet.checkpoint.ModelCard`` (the card's one schema) and given back as its plain dict.
+    """
+    from xrdnet.checkpoint.card import ModelCard
+
+    return ModelCard.load(folder).to_dict()
 
 
 # --------------------------------------------------------------------------- priors

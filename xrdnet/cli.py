@@ -212,6 +212,17 @@ def _predict(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+def _convert_forest(args: argparse.Namespace) -> int:
+    if not args.trust:
+        raise SystemExit(f"xrdnet convert-forest: {args.run}/forest.joblib is a pickle, and unpickling it runs any "
+                         "code it holds; pass --trust only for a run you made or trust")
+    from xrdnet.models.forest_legacy import convert_joblib_run
+
+    path = convert_joblib_run(args.run)
+    print(f"wrote {path} (loads without unpickling); the old forest.joblib can be deleted")
+    return 0
+
+
 def _rules(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -264,13 +275,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_simulate)
 
-    p = sub.add_parser("train", help="train the CNN or the forest baseline on a data set")
+    from xrdnet.models.registry import kind_names
+
+    p = sub.add_parser("train", help=f"train a model ({', '.join(kind_names())}) on a data set")
     p.add_argument("--config", default=None, help="YAML train config (e.g. configs/train_cpu.yaml)")
     p.add_argument("--data", default=None, help="HDF5 data set from xrdnet simulate")
-    p.add_argument("--model", choices=["cnn", "forest"], default=None)
+    p.add_argument("--model", choices=kind_names(), default=None, help="model kind (default from config: cnn)")
     p.add_argument("--out", default=None, help="run folder, e.g. runs/cnn")
     p.add_argument("--max-time", default=None, metavar="MIN|H:MM",
-                   help="end this leg cleanly at an epoch boundary before this much time (CNN); continue with --resume")
+                   help="end this leg cleanly at an epoch boundary before this much time (models trained in legs: "
+                        "the CNN); continue with --resume")
     p.add_argument("--resume", default=None, metavar="RUN",
                    help="continue run folder RUN where its last leg stopped (weights, optimizer, schedule, epoch)")
     p.add_argument("--split-kind", choices=["structure", "structure_type", "compound"], default=None)
@@ -294,7 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="crystal system and space group of measured pattern files")
     p.add_argument("files", nargs="+", help=".xy/.xye/.dat/.txt/.csv/.xrdml files")
     p.add_argument("--checkpoint", action="append", default=None,
-                   help="run folder (CNN or forest) or checkpoint (default: the shipped xrdnet-cnn-real); "
+                   help="run folder (CNN or forest), checkpoint folder or shipped name (default: the shipped "
+                        "xrdnet-cnn-real); "
                         "repeat it for an ensemble that averages the calibrated probabilities")
     p.add_argument("--wavelength", default=None, help="radiation name (CuKa, MoKa1, ...) or Å, when the file has none")
     p.add_argument("--top-k", type=int, default=5)
@@ -326,6 +341,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split-kind", choices=["structure", "structure_type", "compound"], default=None)
     p.add_argument("--seed", type=int, default=None)
     p.set_defaults(func=_rules)
+
+    p = sub.add_parser("convert-forest", help="re-save a trusted old forest run (forest.joblib, a pickle) safely")
+    p.add_argument("run", help="run folder holding forest.joblib, written by xrdnet before 2026-12")
+    p.add_argument("--trust", action="store_true",
+                   help="required: you made this run or trust its source (the old file is unpickled once)")
+    p.set_defaults(func=_convert_forest)
 
     p = sub.add_parser("merge", help="join simulate shards into one virtual data set (no copy)")
     p.add_argument("out", help="merged output file")

@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from xrdnet.outputs import jsonable, pyplot, save_figure
 from xrdnet.symmetry import (
     CRYSTAL_SYSTEMS,
     N_CRYSTAL_SYSTEMS,
@@ -191,26 +192,14 @@ def evaluate(
 # figures
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+_pyplot = pyplot  # the old private names of xrdnet.outputs' helpers, used below and by scripts
+_save = save_figure
+_jsonable = jsonable
 
 
 def _counts(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:
     """``[k, k]`` int64 counts, rows = truth, columns = prediction (indices 0..k-1)."""
     return np.bincount(y_true * k + y_pred, minlength=k * k).reshape(k, k)
-
-
-def _save(fig, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    _pyplot().close(fig)
-    return path
 
 
 def confusion_matrix_figure(
@@ -342,23 +331,6 @@ def reliability_figure(curves: dict[str, tuple[Any, Any, Any]], path: str | Path
 
 _DASH = "—"
 _REAL_KEYS = ("real_cs_accuracy", "real_sg_accuracy", "real_sg_top5")
-
-
-def _jsonable(value: Any) -> Any:
-    """``value`` with numpy scalars/arrays turned into Python and NaN/inf into None (strict JSON)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _number(value: Any) -> float | None:

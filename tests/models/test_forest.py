@@ -71,7 +71,7 @@ def test_probabilities_are_full_width_and_sum_to_one(data, fitted):
 def test_save_load_round_trip(data, fitted, tmp_path):
     patterns = data[0]
     path = fitted.save(tmp_path / "run")
-    assert path.name == "forest.joblib" and (tmp_path / "run" / "forest_config.yaml").is_file()
+    assert path.name == "forest.skops" and (tmp_path / "run" / "forest_config.yaml").is_file()
     assert load_config(tmp_path / "run" / "forest_config.yaml", ForestConfig) == fitted.config
     loaded = ForestModel.load(tmp_path / "run")
     assert loaded.config == fitted.config and loaded.fit_seconds == fitted.fit_seconds
@@ -139,7 +139,7 @@ def test_bad_inputs_raise(data):
 
 
 def test_forest_file_records_version_and_training_data(tiny_dataset, tmp_path):
-    """``xrdnet train --model forest`` stores the xrdnet version and the data provenance in forest.joblib."""
+    """``xrdnet train --model forest`` stores the xrdnet version and the data provenance in forest.skops."""
     from xrdnet import __version__
     from xrdnet.models.forest import ForestConfig, ForestModel
     from xrdnet.train import TrainConfig, train

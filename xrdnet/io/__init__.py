@@ -27,6 +27,11 @@ from typing import Iterable
 
 from xrdnet.io.compression import read_bytes
 from xrdnet.io.core import (
+    AXIS_REVERSED,
+    NO_INTENSITY,
+    NO_OVERLAP,
+    NO_WAVELENGTH_STATED,
+    UNREACHABLE,
     MAX_DECOMPRESSED_BYTES,
     MAX_FILE_BYTES,
     MIN_POINTS,
@@ -34,8 +39,10 @@ from xrdnet.io.core import (
     X_UNITS,
     MeasuredPattern,
     PatternFileError,
+    ReaderNote,
     Scan,
     finish,
+    note_code,
     resolve_wavelength_argument,
 )
 from xrdnet.io.grid import estimate_background, to_model_grid
@@ -45,7 +52,8 @@ from xrdnet.simulate.wavelengths import Radiation, resolve_radiation
 __all__ = [
     "FORMATS", "MAX_DECOMPRESSED_BYTES", "MAX_FILE_BYTES", "MIN_POINTS", "NEGATIVE_TOLERANCE", "X_UNITS",
     "MeasuredPattern", "PatternFileError", "Scan", "estimate_background", "read_many", "read_pattern",
-    "to_model_grid",
+    "to_model_grid", "ReaderNote", "note_code", "AXIS_REVERSED", "NO_INTENSITY", "NO_OVERLAP",
+    "NO_WAVELENGTH_STATED", "UNREACHABLE",
 ]
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from xrdnet.io.compression import open_zip, read_zip_member
 from xrdnet.io.core import PatternFileError, Scan
+from xrdnet.io.format import Format, register
 from xrdnet.io.xrdml import _first, _local, parse_xml
 
 
@@ -121,3 +122,8 @@ def read(path: Path, raw: bytes, archive=None, **_) -> Scan:
             warnings.append("DataContainer.xml unreadable; no sample name")
     return Scan(x=x, y=y, format="brml", x_unit="2theta", wavelength=wavelength, metadata=metadata,
                 warnings=warnings, where=lambda i: f"<Datum> {i + 1}")
+
+
+FORMAT = register(Format("brml", read, "zip holding Experiment*/RawData*.xml", "zip",
+                         lambda content: is_brml(list(content.zip_names)), priority=10, extensions=(".brml",),
+                         title="BRML"))

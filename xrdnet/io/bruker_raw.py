@@ -29,6 +29,7 @@ import numpy as np
 
 from xrdnet.io.binary import Buffer
 from xrdnet.io.core import PatternFileError, Scan
+from xrdnet.io.format import Format, register
 
 
 def version_of(raw: bytes) -> int | None:
@@ -187,3 +188,7 @@ def read(path: Path, raw: bytes, **_) -> Scan:
         meta["kalpha1_angstrom"] = k1
     meta = {k: v for k, v in meta.items() if v not in ("", None)}
     return Scan(x=x, y=y, format=f"bruker-raw-v{version}", x_unit="2theta", wavelength=k1, metadata=meta)
+
+
+FORMAT = register(Format("bruker-raw", read, "magic 'RAW ', 'RAW2', 'RAW1.01', 'RAW4.00'", "binary",
+                         lambda content: version_of(content.raw) is not None, priority=10, extensions=(".raw",)))

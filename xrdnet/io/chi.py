@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from xrdnet.io.core import PatternFileError, Scan, wavelength_from_text
+from xrdnet.io.format import Format, register
 from xrdnet.io.text import decode
 
 
@@ -131,3 +132,8 @@ def read(path: Path, raw: bytes, **_) -> Scan:
     wavelength = wavelength_from_text([title, x_label, y_label], meta)
     return Scan(x=x, y=table[:, 1], format="chi", x_unit=unit, wavelength=wavelength, metadata=meta,
                 warnings=warnings, where=lambda i: f"line {i + 5}")
+
+
+FORMAT = register(Format("chi", read, "4-line header: title, x label, 'Intensity', point count; by extension, a "
+                         "column-title line ('# chi_Q chi_I', '# q_nm^-1 I')", "text",
+                         lambda content: is_chi(content.text_head), priority=60, extensions=(".chi",), by_extension=True))

@@ -43,15 +43,56 @@ X_UNITS = ("2theta", "q", "d")
 
 
 class PatternFileError(ValueError):
-    """A measured pattern file that cannot be read; the message is one line: ``<path>: <problem>``."""
+    """A measured pattern file that cannot be read; the message is one line: ``<path>: <problem>``.
 
-    def __init__(self, path: str | Path, problem: str) -> None:
+    ``code`` (None for most reading errors) names the few problems a caller acts on, so that it tests
+    a code rather than searching the sentence: ``NO_OVERLAP``, ``UNREACHABLE``, ``NO_INTENSITY``.
+    """
+
+    def __init__(self, path: str | Path, problem: str, code: str | None = None) -> None:
         self.path = str(path)
         self.problem = " ".join(str(problem).split())  # one line, whatever the caller formatted
+        self.code = code
         super().__init__(f"{self.path}: {self.problem}")
 
-    def __reduce__(self):  # picklable across processes although __init__ takes two arguments
-        return (type(self), (self.path, self.problem))
+    def __reduce__(self):  # picklable across processes although __init__ takes several arguments
+        return (type(self), (self.path, self.problem, self.code))
+
+
+# codes of PatternFileError (to_model_grid) and of ReaderNote
+NO_OVERLAP = "no_overlap"
+"""The measured 2θ range (at the model's wavelength) does not overlap the model's grid."""
+UNREACHABLE = "unreachable"
+"""No measured Q is reachable (2θ < 180°) at the model's wavelength."""
+NO_INTENSITY = "no_intensity"
+"""Nothing above zero is left in the model's range (after background subtraction, if asked)."""
+AXIS_REVERSED = "axis_reversed"
+"""The x values were decreasing (2θ or Q) and the pattern was reversed."""
+NO_WAVELENGTH_STATED = "no_wavelength_stated"
+"""The file states no wavelength (the caller's ``wavelength_assumed`` finding says what was assumed)."""
+
+
+class ReaderNote(str):
+    """One of a reader's ``warnings``: the sentence itself (a ``str``, as every warning was) plus a ``code``.
+
+    Callers that act on a repair (a reversed axis) test ``note_code(w) == AXIS_REVERSED`` instead of
+    searching the sentence for a word, so rewording a warning cannot change a prediction.
+    """
+
+    code: str
+
+    def __new__(cls, code: str, text: str) -> "ReaderNote":
+        note = super().__new__(cls, text)
+        note.code = code
+        return note
+
+    def __reduce__(self):  # picklable across processes, code included
+        return (type(self), (self.code, str(self)))
+
+
+def note_code(warning: str) -> str | None:
+    """The code of a reader warning (``ReaderNote``), None for a plain sentence."""
+    return getattr(warning, "code", None)
 
 
 @dataclass
@@ -336,8 +377,8 @@ def finish(path: Path, scan: Scan, wavelength_arg: float | None, arg_meta: dict,
         old_where = where
         where = lambda i: old_where(n - 1 - i)  # noqa: E731 - locations keep pointing into the file
         if unit != "d":
-            warnings.append("angles were decreasing; the pattern was reversed" if unit == "2theta"
-                            else "Q was decreasing; the pattern was reversed")
+            warnings.append(ReaderNote(AXIS_REVERSED, "angles were decreasing; the pattern was reversed"
+                                       if unit == "2theta" else "Q was decreasing; the pattern was reversed"))
         step = np.diff(x)
     ok = step < 0 if want_decreasing else step > 0
     bad = np.flatnonzero(~ok)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from xrdnet.io.core import PatternFileError, Scan, wavelength_from_text
+from xrdnet.io.format import Format, register
 from xrdnet.io.text import axis_from_lines, decode
 
 
@@ -51,3 +52,7 @@ def read_xydata(path: Path, raw: bytes, **_) -> Scan:
     return Scan(x=table[:, 0] * factor, y=table[:, 1], errors=table[:, 2] if table.shape[1] == 3 else None,
                 format="fullprof-xydata", x_unit=x_unit, wavelength=wavelength, metadata=meta,
                 where=lambda i: f"line {where[i]}")
+
+
+FORMAT = register(Format("fullprof-xydata", read_xydata, "first line 'XYDATA'", "text",
+                         lambda content: is_xydata(content.text_head), priority=30, extensions=(".dat",)))

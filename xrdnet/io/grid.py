@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from xrdnet.io.core import MeasuredPattern, PatternFileError, q_of_two_theta
+from xrdnet.io.core import NO_INTENSITY, NO_OVERLAP, UNREACHABLE, MeasuredPattern, PatternFileError, q_of_two_theta
 
 
 def to_model_grid(pattern: MeasuredPattern, grid_two_theta_deg, model_wavelength_angstrom: float,
@@ -24,7 +24,8 @@ def to_model_grid(pattern: MeasuredPattern, grid_two_theta_deg, model_wavelength
     ``two_theta_range_deg`` (measured range in model 2θ), ``q_range_inv_angstrom``, ``converted``,
     ``measured_wavelength_angstrom`` (None for a Q/d file without one), ``model_wavelength_angstrom``,
     ``scale``, ``n_points_beyond_180_deg``, ``background_subtracted``.
-    Raises ``PatternFileError`` when nothing lands on the grid or nothing is left above zero;
+    Raises ``PatternFileError`` when nothing lands on the grid (code ``NO_OVERLAP`` or ``UNREACHABLE``) or
+    nothing is left above zero (``NO_INTENSITY``);
     ValueError for a bad grid or wavelength.
     """
     grid = np.asarray(grid_two_theta_deg, dtype=np.float64)
@@ -63,7 +64,8 @@ def to_model_grid(pattern: MeasuredPattern, grid_two_theta_deg, model_wavelength
         n_beyond = int(np.count_nonzero(sin_theta >= 1.0))
         if np.count_nonzero(keep) < 2:
             raise PatternFileError(pattern.path, f"no measured point (Q {q[0]:.3f}–{q[-1]:.3f} 1/Å) is "
-                                                 f"reachable at the model's wavelength {lam_model:.5f} Å")
+                                                 f"reachable at the model's wavelength {lam_model:.5f} Å",
+                                   UNREACHABLE)
         x = 2.0 * np.rad2deg(np.arcsin(sin_theta[keep]))
         y = intensity[keep]
     else:
@@ -75,7 +77,7 @@ def to_model_grid(pattern: MeasuredPattern, grid_two_theta_deg, model_wavelength
     if coverage == 0.0:
         raise PatternFileError(pattern.path, f"the measured range (2θ {x[0]:.2f}–{x[-1]:.2f}° at the model's "
                                              f"λ = {lam_model:.5f} Å) does not overlap the model's grid "
-                                             f"{grid[0]:.2f}–{grid[-1]:.2f}°")
+                                             f"{grid[0]:.2f}–{grid[-1]:.2f}°", NO_OVERLAP)
     out = np.zeros(len(grid), dtype=np.float64)
     out[covered] = np.interp(grid[covered], x, y)
     if coverage < 1.0:
@@ -87,7 +89,8 @@ def to_model_grid(pattern: MeasuredPattern, grid_two_theta_deg, model_wavelength
     if normalize:
         if not (scale > 0 and math.isfinite(scale)):
             after = " after background subtraction" if subtract_background else ""
-            raise PatternFileError(pattern.path, f"no intensity above zero in the model's 2θ range{after}")
+            raise PatternFileError(pattern.path, f"no intensity above zero in the model's 2θ range{after}",
+                                   NO_INTENSITY)
         out /= scale
     info = {
         "coverage": coverage,

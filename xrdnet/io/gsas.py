@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from xrdnet.io.core import PatternFileError, Scan
+from xrdnet.io.format import Format, register
 from xrdnet.io.text import decode
 
 _BANK = re.compile(r"^BANK\s+\d+", re.MULTILINE)
@@ -179,3 +180,7 @@ def read(path: Path, raw: bytes, instrument_file=None, **_) -> Scan:
     wavelength = None if inst is None else wavelength_from_instrument_file(path, inst, meta)
     return Scan(x=x, y=y, errors=errors, format=f"gsas-{kind.lower()}", x_unit="2theta", wavelength=wavelength,
                 metadata=meta, where=lambda i: f"line {where[i]}" if i < len(where) else f"point {i + 1}")
+
+
+FORMAT = register(Format("gsas", read, "text 'BANK n ...' line", "text", lambda content: is_gsas(content.text_head),
+                         priority=40, extensions=(".gsa", ".gsas", ".fxye", ".fxy", ".esd", ".std"), by_extension=True))

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from xrdnet.io.compression import open_zip, read_zip_member
-from xrdnet.io.core import PatternFileError, Scan, anode_wavelength
+from xrdnet.io.core import NO_WAVELENGTH_STATED, PatternFileError, ReaderNote, Scan, anode_wavelength
+from xrdnet.io.format import Format, register
 from xrdnet.io.text import decode
 from xrdnet.io.xrdml import _first, _local, parse_xml
 
@@ -171,7 +172,8 @@ def read_rasx(path: Path, raw: bytes, archive=None, **_) -> Scan:
                        and re.search(r"(?i)mea?surementconditions\d*\.xml$", n)), None)
     wavelength = None
     if conditions is None:
-        warnings.append("no MesurementConditions XML in the RASX; no wavelength or axis stated")
+        warnings.append(ReaderNote(NO_WAVELENGTH_STATED,
+                                   "no MesurementConditions XML in the RASX; no wavelength or axis stated"))
     else:
         root = parse_xml(path, read_zip_member(path, archive, conditions), f"RASX {conditions}")
 
@@ -269,3 +271,12 @@ def read_asc(path: Path, raw: bytes, **_) -> Scan:
     x = start + step * np.arange(len(y))
     return Scan(x=x, y=y, format="rigaku-asc", x_unit="2theta", wavelength=wavelength, metadata=meta,
                 where=lambda i: f"line {lines_of[i]}")
+
+
+RASX = register(Format("rigaku-rasx", read_rasx, "zip holding Data*/Profile*.txt", "zip",
+                       lambda content: is_rasx(list(content.zip_names)), priority=20, extensions=(".rasx",),
+                       title="RASX"))
+RAS = register(Format("rigaku-ras", read_ras, "text '*RAS_DATA_START'", "text",
+                      lambda content: is_ras(content.text_head), priority=10, extensions=(".ras",), by_extension=True))
+ASC = register(Format("rigaku-asc", read_asc, "text '*BEGIN' and '*START ='", "text",
+                      lambda content: is_asc(content.text_head), priority=20, extensions=(".asc",)))

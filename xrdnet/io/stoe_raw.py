@@ -15,6 +15,7 @@ import numpy as np
 
 from xrdnet.io.binary import Buffer
 from xrdnet.io.core import PatternFileError, Scan
+from xrdnet.io.format import Format, register
 
 MAGIC = b"RAW_"
 
@@ -42,3 +43,7 @@ def read(path: Path, raw: bytes, **_) -> Scan:
         meta["kalpha2_kalpha1_ratio"] = ratio
     return Scan(x=np.linspace(start, end, n), y=y, format="stoe-raw", x_unit="2theta", wavelength=wavelength,
                 metadata=meta)
+
+
+FORMAT = register(Format("stoe-raw", read, "magic 'RAW_'", "binary", lambda content: content.raw.startswith(MAGIC),
+                         priority=20, extensions=(".raw",)))

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from xrdnet.io.core import PatternFileError, Scan, wavelength_from_text
+from xrdnet.io.format import Format, register
 
 COMMENT_CHARS = "#!;%'"
 _SPLIT = re.compile(r"[\s,;]+")
@@ -259,3 +260,7 @@ def read_table(path: Path, raw: bytes, **_) -> Scan:
         x = x * factor
     return Scan(x=x, y=y, errors=errors, format=fmt, x_unit=x_unit, wavelength=wavelength, metadata=metadata,
                 warnings=warnings, where=lambda i: f"line {int(lines_of[i])}")
+
+
+FORMAT = register(Format("table", read_table, "numeric columns (xy, xye, csv, dat, FullProf INSTRM=0, start/step)",
+                         "text", extensions=(".xy", ".xye", ".csv", ".dat", ".txt"), last_resort=True))

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from xrdnet.io.core import PatternFileError, Scan, anode_wavelength
+from xrdnet.io.format import Format, register
 from xrdnet.io.text import decode
 
 _KEY = re.compile(r"^_(?P<key>[A-Z0-9_]+)\s*(?:=\s*(?P<value>.*))?$")
@@ -120,3 +121,7 @@ def read(path: Path, raw: bytes, **_) -> Scan:
     if wavelength is not None:
         meta["kalpha1_angstrom"] = wavelength
     return Scan(x=x, y=y, format="uxd", x_unit="2theta", wavelength=wavelength, metadata=meta, where=where)
+
+
+FORMAT = register(Format("uxd", read, "text '_2THETACOUNTS', '_WL1', '_FILEVERSION' ...", "text",
+                         lambda content: is_uxd(content.text_head), priority=50, extensions=(".uxd",), by_extension=True))

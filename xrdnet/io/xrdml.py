@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from xrdnet.io.core import PatternFileError, Scan
+from xrdnet.io.format import Content, Format, register
 
 
 def _local(tag) -> str:
@@ -155,3 +156,12 @@ def read(path: Path, raw: bytes, **_) -> Scan:
         metadata["intensity_unit"] = "counts"
     return Scan(x=two_theta, y=intensity, format="xrdml", x_unit="2theta",
                 wavelength=None if wavelength is None else float(wavelength), metadata=metadata, warnings=warnings)
+
+
+def sniff(content: Content) -> bool:
+    """The root element is ``<xrdMeasurements>``, or the head names it where no root was found."""
+    return content.xml_root == "xrdMeasurements" or (content.xml_root is None and b"xrdMeasurement" in content.raw[:65536])
+
+
+FORMAT = register(Format("xrdml", read, "XML root element <xrdMeasurements>", "xml", sniff, priority=10,
+                         extensions=(".xrdml",), title="PANalytical XRDML"))

@@ -35,9 +35,10 @@ from xrdnet.symmetry import N_CRYSTAL_SYSTEMS, N_SPACE_GROUPS
 
 KINDS = ("extra_trees", "random_forest")
 FEATURE_SETS = ("suzuki", "profile")
-MODEL_FILE = "forest.joblib"
+MODEL_FILE = "forest.skops"
+LEGACY_MODEL_FILE = "forest.joblib"  # a pickle, written before 2026-12: refused (forest_store), convertible
 CONFIG_FILE = "forest_config.yaml"
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2  # 1: forest.joblib (pickle); 2: forest.skops (allow-listed types, no unpickling)
 
 # Suzuki et al.'s max_features, tuned for their 11 peak features; see ForestConfig.
 SUZUKI_MAX_FEATURES = 9
@@ -324,14 +325,14 @@ class ForestModel:
 
     # ------------------------------------------------------------------ persistence
     def save(self, folder: str | Path) -> Path:
-        """Write ``forest.joblib`` (classifiers + fitted state, joblib compress=3) and ``forest_config.yaml`` into ``folder``.
+        """Write ``forest.skops`` (classifiers + fitted state) and ``forest_config.yaml`` into ``folder``.
 
-        Returns the path of ``forest.joblib``. The YAML is the human-readable record; the joblib
-        file carries its own copy of the config, which ``load`` uses (the trees depend on it).
+        Returns the path of ``forest.skops``. The YAML is the human-readable record; the skops file
+        carries its own copy of the config, which ``load`` uses (the trees depend on it). The file is
+        read back without unpickling (``forest_store``), so a forest run can be shared safely.
         """
-        import joblib
-
         from xrdnet import __version__
+        from xrdnet.models.forest_store import dump_state
 
         self._check_fitted()
         folder = Path(folder)
@@ -349,28 +350,38 @@ class ForestModel:
             "fit_seconds": self.fit_seconds,
             "provenance": getattr(self, "provenance", None),  # data the forest was fitted on (xrdnet train)
         }
-        path = folder / MODEL_FILE
-        joblib.dump(state, path, compress=3)
+        path = dump_state(state, folder / MODEL_FILE)
         save_config(self.config, folder / CONFIG_FILE)
         return path
 
     @classmethod
     def load(cls, folder: str | Path) -> "ForestModel":
-        """The model saved in ``folder`` by ``save``. joblib files are pickles: load only files you trust."""
-        import joblib
+        """The model saved in ``folder`` by ``save``, read without unpickling (``forest_store``'s allow-list).
+
+        An old ``forest.joblib`` (a pickle) is refused with one line saying how to re-save a trusted one.
+        """
+        from xrdnet.models.forest_store import legacy_refusal, load_state
 
         folder = Path(folder)
         path = folder / MODEL_FILE
         if not path.is_file():
+            if (folder / LEGACY_MODEL_FILE).is_file():
+                raise legacy_refusal(folder / LEGACY_MODEL_FILE, folder)
             raise FileNotFoundError(f"{folder}: no {MODEL_FILE} (save a fitted ForestModel there first)")
-        state = joblib.load(path)
+        state = load_state(path)
         if not isinstance(state, dict) or state.get("format_version") != _FORMAT_VERSION:
             raise ValueError(f"{path}: not a forest file of format {_FORMAT_VERSION}")
-        config = config_from_dict(ForestConfig, state["config"], where=str(path))
+        model = cls.from_state(state, where=str(path))
         yaml_path = folder / CONFIG_FILE
-        if yaml_path.is_file() and load_config(yaml_path, ForestConfig) != config:
+        if yaml_path.is_file() and load_config(yaml_path, ForestConfig) != model.config:
             warnings.warn(f"{yaml_path} differs from the config stored in {path}; using the stored one "
                           "(the fitted trees depend on it)", stacklevel=2)
+        return model
+
+    @classmethod
+    def from_state(cls, state: dict, where: str) -> "ForestModel":
+        """The model a saved state dict describes (``save``'s keys; ``where`` names the file in errors)."""
+        config = config_from_dict(ForestConfig, state["config"], where=where)
         model = cls(config)
         model.cs_classifier_ = state["cs_classifier"]
         model.sg_classifier_ = state["sg_classifier"]

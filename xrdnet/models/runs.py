@@ -1,8 +1,9 @@
-"""Load a trained run folder (CNN or forest) behind one prediction interface.
+"""Load a trained run folder of any registered kind (``models.registry``) behind one prediction interface.
 
 ``compare`` and ``predict`` never care which kind of model a run holds: ``load_run(folder)``
 returns a ``LoadedRun`` whose ``predict`` maps patterns to crystal-system and space-group
-probabilities and (consistent, for the CNN) predictions.
+probabilities and (consistent, for the CNN) predictions. Everything kind-specific is asked of the
+run's registered kind; this module never branches on its name.
 """
 
 from __future__ import annotations
@@ -13,25 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
+from xrdnet.models import registry
+from xrdnet.models.prediction import Prediction
 
-@dataclass
-class Prediction:
-    """Model output for P patterns (numpy).
-
-    Attributes:
-        cs_proba: ``[P, 7]``; sg_proba: ``[P, 230]`` (column j = space group j+1).
-        cs_pred: ``[P]`` 0..6; sg_pred: ``[P]`` 1..230.
-    """
-
-    cs_proba: np.ndarray
-    sg_proba: np.ndarray
-    cs_pred: np.ndarray
-    sg_pred: np.ndarray
+__all__ = ["LoadedRun", "Prediction", "checkpoint_members", "ensemble_calibration", "load_run",
+           "write_ensemble_calibration"]
 
 
 @dataclass
 class LoadedRun:
-    """A run folder's model plus its record (``run.json``)."""
+    """A run folder's model plus its record (``run.json``); ``model`` is the kind's own object."""
 
     path: Path
     kind: str
@@ -43,24 +35,24 @@ class LoadedRun:
         return self.path.name
 
     @property
+    def model_kind(self) -> registry.Model:
+        """The registered kind this run is (``models.registry``)."""
+        return registry.get(self.kind, self.path / "run.json")
+
+    @property
     def size_mb(self) -> float:
         f = self.path / self.info.get("model_file", "")
         return f.stat().st_size / 1e6 if f.is_file() else float("nan")
 
     @property
     def two_theta_deg(self) -> np.ndarray | None:
-        """The grid the model was trained on (CNN), else None (the forest works on peaks)."""
-        if self.kind == "cnn":
-            return np.asarray(self.model.hparams["two_theta_deg"], dtype=np.float64)
-        return None
+        """The grid the model reads its input on (CNN), else None (the forest works on peaks)."""
+        return self.model_kind.input_grid(self.model)
 
     @property
     def grid_two_theta_deg(self) -> np.ndarray | None:
         """The 2θ grid of the patterns the model was trained on (CNN: its input; forest: its training data)."""
-        if self.kind == "cnn":
-            return self.two_theta_deg
-        grid = getattr(self.model, "two_theta_deg_", None)
-        return None if grid is None else np.asarray(grid, dtype=np.float64)
+        return self.model_kind.training_grid(self.model)
 
     @property
     def wavelength_angstrom(self) -> float:
@@ -70,15 +62,7 @@ class LoadedRun:
         refused (ValueError naming the run) rather than read as Cu Kα1: a Mo-trained model given Cu
         positions answers nonsense without a word.
         """
-        if self.kind == "cnn":
-            hp = self.model.hparams
-            attrs = hp.get("data_attrs") or {}
-            lam = hp.get("wavelength_angstrom") or attrs.get("kalpha1_angstrom")
-            where = f"{self.path / self.info.get('model_file', 'model.ckpt')} (hyper-parameters wavelength_angstrom, "
-            where += "data_attrs.kalpha1_angstrom)"
-        else:
-            lam = getattr(self.model, "wavelength_angstrom_", None)
-            where = f"{self.path} (the forest's wavelength_angstrom)"
+        lam, where = self.model_kind.wavelength(self.model, self.path, self.info)
         if not lam:
             raise ValueError(f"run {self.path}: states no wavelength for its training patterns in {where}; "
                              "retrain it with xrdnet train (which records the data set's), no default is assumed")
@@ -88,21 +72,11 @@ class LoadedRun:
                 batch_size: int = 512) -> Prediction:
         """Predictions for ``[P, G]`` patterns sampled on ``two_theta_deg`` at ``wavelength_angstrom``.
 
-        The CNN needs its own grid: other grids are interpolated onto it (zero outside the
+        A kind with its own input grid (the CNN) interpolates other grids onto it (zero outside the
         measured range). Wavelength conversion for measured patterns happens before this call.
         """
         patterns = np.asarray(patterns, dtype=np.float32)
-        if self.kind == "cnn":
-            import torch
-
-            grid = self.two_theta_deg
-            if len(grid) != len(two_theta_deg) or not np.allclose(grid, two_theta_deg, atol=1e-6):
-                patterns = np.stack([np.interp(grid, two_theta_deg, p, left=0.0, right=0.0) for p in patterns])
-                patterns = patterns.astype(np.float32)
-            cs_p, sg_p, cs, sg = self.model.predict_patterns(torch.from_numpy(patterns), batch_size)
-            return Prediction(cs_p.numpy(), sg_p.numpy(), cs.numpy(), sg.numpy())
-        cs_p, sg_p = self.model.predict_proba(patterns, two_theta_deg, wavelength_angstrom)
-        return Prediction(cs_p, sg_p, cs_p.argmax(1), sg_p.argmax(1) + 1)
+        return self.model_kind.predict_patterns(self.model, patterns, two_theta_deg, wavelength_angstrom, batch_size)
 
 
 def load_run(path: str | Path, device: str = "cpu") -> LoadedRun:
@@ -113,17 +87,7 @@ def load_run(path: str | Path, device: str = "cpu") -> LoadedRun:
         raise FileNotFoundError(f"{path}: not a run folder (no run.json; make one with xrdnet train)")
     info = json.loads(record.read_text())
     kind = info.get("kind")
-    if kind == "cnn":
-        from xrdnet.models.cnn import CNNClassifier
-
-        model = CNNClassifier.from_checkpoint(path / info.get("model_file", "model.ckpt"), map_location=device)
-        model = model.to(device)
-    elif kind == "forest":
-        from xrdnet.models.forest import ForestModel
-
-        model = ForestModel.load(path)
-    else:
-        raise ValueError(f"{record}: unknown model kind {kind!r}")
+    model = registry.get(kind, record).load(path, info, device)
     return LoadedRun(path, kind, info, model)
 
 
