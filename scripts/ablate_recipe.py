@@ -52,6 +52,14 @@ VARIANTS: dict[str, tuple[str, dict]] = {
                 {"data": {"include_sources": ["mp_structures"],
                           "coverage": {"full_range_fraction": 0.3, "start_deg": [5.0, 25.0], "end_deg": [55.0, 90.0]}},
                  "cnn": {"coverage_channel": True}}),
+    "struct_aug": ("crop + structure-level augmentation keeping the symmetry: free conventional edges ±3 %, "
+                   "monoclinic/triclinic angles ±1.5°, overall ΔB -0.5..1.5 Å²",
+                   {"data": {"source_weights": {"amcsd_minerals": 4.0},
+                             "coverage": {"full_range_fraction": 0.3, "start_deg": [5.0, 25.0], "end_deg": [55.0, 90.0]},
+                             "profile_overrides": {"anisotropic_strain": [-0.03, 0.03],
+                                                   "cell_angle_change_deg": [-1.5, 1.5],
+                                                   "b_iso_change_A2": [-0.5, 1.5]}},
+                    "cnn": {"coverage_channel": True}}),
 }
 CUTS_DEG = {"10-70": (10.0, 70.0), "20-80": (20.0, 80.0)}
 

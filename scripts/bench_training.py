@@ -12,7 +12,8 @@ a noisy machine. With ``--data`` the batches are real stored patterns (and the d
 an in-memory epoch is measured); without it, random patterns of the default grid.
 
 ``--fresh`` (with ``--data``) adds the fresh-pattern path of ``configs/train_fresh_cpu.yaml``: the
-renderer's patterns/s from cached sticks on one thread (profiles alone, and with scan-range crops),
+renderer's patterns/s from cached sticks on one thread (profiles alone, with scan-range crops, and with the
+structure-level augmentation of ``configs/train_real_fresh_aug_cpu.yaml`` on top),
 and training patterns/s of the same network and optimizer fed (a) from stored in-memory patterns and
 (b) by a DataLoader worker rendering every batch anew, measured one after the other in this process.
 The ratio (b)/(a) is the cost of never showing a pattern twice.
@@ -84,7 +85,7 @@ def bench_fresh(data: str, batch: int, steps: int) -> dict:
     """Renderer and training throughput with fresh patterns against stored ones (module docstring)."""
     from torch.utils.data import DataLoader
 
-    from xrdnet.data.datamodule import BlockShuffleBatchSampler
+    from xrdnet.data.datamodule import BlockShuffleBatchSampler, training_simulator_config
     from xrdnet.data.fresh import FreshPatternRows, single_thread_worker
     from xrdnet.data.reader import PatternDataset
     from xrdnet.simulate.coverage import CoverageConfig
@@ -94,11 +95,17 @@ def bench_fresh(data: str, batch: int, steps: int) -> dict:
         rows = ds.indices("train", "compound")
     fresh = FreshPatternRows(data, rows, coverage=CoverageConfig(0.3, (5.0, 25.0), (55.0, 90.0)))
     plain = FreshPatternRows(data, rows, cache=fresh.cache)
+    # the structure-level augmentation of configs/train_real_fresh_aug_cpu.yaml on top of the crops
+    aug_config = load_stage_config(REPO / "configs" / "train_real_fresh_aug_cpu.yaml", TrainConfig, "train")
+    with PatternDataset(data) as ds:
+        aug_profile = training_simulator_config(ds, aug_config.data).profile
+    augmented = FreshPatternRows(data, rows, aug_profile, coverage=aug_config.data.coverage)
     rng = np.random.default_rng(1)
     out: dict = {}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    for name, dataset in (("render_profiles_1_thread", plain), ("render_profiles_and_crops_1_thread", fresh)):
+    for name, dataset in (("render_profiles_1_thread", plain), ("render_profiles_and_crops_1_thread", fresh),
+                          ("render_profiles_crops_and_structure_augmentation_1_thread", augmented)):
         t0 = time.perf_counter()
         n = 0
         for i in range(8):
@@ -233,6 +240,7 @@ def main() -> None:
         print(f"\nfresh patterns ({fr['config']}):")
         print("| path | patterns/s |\n|---|---:|")
         for key in ("render_profiles_1_thread_patterns_per_s", "render_profiles_and_crops_1_thread_patterns_per_s",
+                    "render_profiles_crops_and_structure_augmentation_1_thread_patterns_per_s",
                     "train_stored_patterns_per_s", "train_fresh_patterns_per_s"):
             print(f"| {key.replace('_patterns_per_s', '').replace('_', ' ')} | {fr[key]:.0f} |")
         print(f"fresh / stored training throughput: {fr['fresh_over_stored']:.2f}")

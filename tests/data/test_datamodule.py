@@ -129,3 +129,20 @@ def test_include_sources_filters_every_split(tiny_dataset):
             ds.indices("train", sources=("nonexistent_db",))
     with pytest.raises(ValueError, match="sample_weights"):
         DataConfig(sample_weights="bogus")
+
+
+def test_profile_overrides_change_named_fields_of_the_data_sets_profile_and_refuse_unknown_ones(tiny_dataset):
+    from xrdnet.data.datamodule import training_simulator_config
+
+    config = DataConfig(fresh=True, profile_overrides={"anisotropic_strain": [-0.03, 0.03], "b_iso_change_A2": [0, 1]})
+    with PatternDataset(tiny_dataset) as ds:
+        own = ds.simulator_config().profile
+        profile = training_simulator_config(ds, config).profile
+        assert profile.anisotropic_strain == (-0.03, 0.03) and profile.b_iso_change_A2 == (0, 1)
+        assert profile.peak_counts == own.peak_counts  # the rest is the data set's own
+        with pytest.raises(ValueError, match="unknown profile setting.*anisotropic_stran"):
+            training_simulator_config(ds, DataConfig(profile_overrides={"anisotropic_stran": [0, 0.1]}))
+        with pytest.raises(ValueError, match="anisotropic_strain must be within"):
+            training_simulator_config(ds, DataConfig(profile_overrides={"anisotropic_strain": [0, 0.5]}))
+    with pytest.raises(ValueError, match="on_the_fly_profile"):
+        DataConfig(on_the_fly_profile="configs/experimental.yaml", profile_overrides={"eta": [0.1, 0.2]})

@@ -59,3 +59,48 @@ def test_an_unreadable_cache_names_the_file(tmp_path):
     bad.write_bytes(b"not hdf5")
     with pytest.raises(ValueError, match="bad.sticks.h5"):
         StickCache.load(bad)
+
+
+def test_conventional_cells_are_added_to_a_cache_once_and_drive_the_anisotropic_strain(tiny_dataset, tmp_path):
+    import shutil
+
+    import h5py
+
+    from xrdnet.data.fresh import FreshPatternRows
+    from xrdnet.data.stick_cache import add_conventional_cells
+
+    data = tmp_path / "copy.h5"
+    shutil.copy(tiny_dataset, data)
+    plain = StickCache.for_dataset(data, progress=False)
+    assert plain.conventional_transform is None
+    with pytest.raises(ValueError, match="add_conventional_cells"):
+        plain.cells(np.arange(2))
+    add_conventional_cells(data, progress=False)
+    with h5py.File(cache_path(data), "r") as h5:
+        assert sorted(h5["conventional"]) == ["crystal_system", "transform", "valid"]
+    cache = StickCache.load(cache_path(data))
+    np.testing.assert_array_equal(cache.peak_two_theta_deg, plain.peak_two_theta_deg)  # sticks untouched
+    with PatternDataset(data) as ds:
+        np.testing.assert_array_equal(cache.conventional_crystal_system, ds.crystal_system)
+        rows = ds.indices("train", "structure")
+        profile = ds.simulator_config().profile
+    assert cache.conventional_valid.mean() > 0.9
+    strained = ProfileConfig(**{**profile.__dict__, "anisotropic_strain": (-0.04, 0.04),
+                                "cell_angle_change_deg": (-2.0, 2.0)})
+    ids = np.arange(len(rows)) + (1 << 32)
+    fresh = FreshPatternRows(data, rows, strained, seed=3)
+    again = FreshPatternRows(data, rows, strained, seed=3)
+    unstrained = FreshPatternRows(data, rows, profile, seed=3)
+    structure = fresh.structure_row
+    a, b = fresh.render(structure, ids), again.render(structure, ids)
+    assert torch.equal(a, b)  # the same seed and draw ids give the same patterns
+    c = unstrained.render(structure, ids)
+    moved = (a - c).abs().amax(1) > 1e-3
+    cubic = torch.from_numpy(fresh.crystal_system == 6)
+    assert bool(cubic.any()) and bool((~cubic).any())
+    assert bool(moved[~cubic].all()) and not bool(moved[cubic].any())  # cubic cells have no free shape
+    # a plain render has no conventional cells to perturb: it says so instead of ignoring the setting
+    sticks, lattice = cache.sticks(structure[:2])
+    with pytest.raises(ValueError, match="conventional"):
+        render_patterns(sticks, lattice, fresh.two_theta_deg, fresh.radiation, strained, 3,
+                        torch.from_numpy(ids[:2]), 1)

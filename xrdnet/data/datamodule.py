@@ -83,6 +83,9 @@ class DataConfig:
     share of the draws after that (a source not named keeps weight 1): the data mix.
     ``fresh`` renders every training presentation anew (module docstring), ``epoch_size`` draws per
     epoch (0 = as many as the split has patterns), ``coverage`` the scan ranges of fresh patterns.
+    ``profile_overrides`` (``{anisotropic_strain: [-0.03, 0.03]}``) changes named fields of the data
+    set's own profile ranges for the patterns training renders (fresh or on the fly), e.g. the
+    structure-level augmentations of ``xrdnet.simulate.profiles``.
     """
 
     batch_size: int = 128
@@ -100,8 +103,12 @@ class DataConfig:
     fresh: bool = False
     epoch_size: int = 0
     coverage: CoverageConfig = CoverageConfig()
+    profile_overrides: dict | None = None
 
     def __post_init__(self) -> None:
+        if self.profile_overrides and self.on_the_fly_profile:
+            raise ValueError("profile_overrides changes the data set's own profile ranges; with on_the_fly_profile "
+                             "name the ranges in that file instead")
         if self.epoch_size < 0:
             raise ValueError(f"epoch_size must be >= 0, got {self.epoch_size}")
         if self.fresh and self.on_the_fly:
@@ -119,13 +126,28 @@ class DataConfig:
             raise ValueError("batch_size and window_blocks must be >= 1, num_workers and max_train >= 0")
 
 
+def profile_with(profile, overrides: dict):
+    """``profile`` (a ``ProfileConfig``) with the fields of ``overrides`` replaced (lists become ranges);
+    an unknown field is a ValueError naming the known ones."""
+    from dataclasses import fields, replace
+
+    known = {f.name for f in fields(profile)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"data.profile_overrides: unknown profile setting(s) {unknown}; known: {sorted(known)}")
+    return replace(profile, **{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
+
+
 def training_simulator_config(ds: PatternDataset, config: DataConfig):
     """The data set's simulator settings, with ``config.on_the_fly_profile``'s profile when one is named:
     what the on-the-fly and fresh renderers draw training patterns with."""
+    from dataclasses import replace
+
     sim = ds.simulator_config()
+    if config.profile_overrides:
+        return replace(sim, profile=profile_with(sim.profile, config.profile_overrides))
     if not config.on_the_fly_profile:
         return sim
-    from dataclasses import replace
 
     from xrdnet.config import load_config
     from xrdnet.simulate import SimulatorConfig

@@ -67,6 +67,11 @@ class FreshPatternRows(Dataset):
         self.seed = int(seed)
         # Loaded here, in the parent: forked workers share the arrays instead of reading them again.
         self.cache = cache if cache is not None else StickCache.for_dataset(self.path)
+        self.needs_cells = needs_conventional_cells(self.profile)
+        if self.needs_cells and self.cache.conventional_transform is None:
+            from xrdnet.data.stick_cache import add_conventional_cells
+
+            self.cache = StickCache.load(add_conventional_cells(self.path))
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -76,9 +81,10 @@ class FreshPatternRows(Dataset):
         from xrdnet.simulate.profiles import render_patterns
 
         sticks, lattice = self.cache.sticks(structure_rows)
+        cells = self.cache.cells(structure_rows) if self.needs_cells else None
         pattern_ids = torch.from_numpy(np.asarray(ids, np.int64))
         patterns = render_patterns(sticks, lattice, self.two_theta_deg, self.radiation, self.profile, self.seed,
-                                   pattern_ids, patterns_per_structure=1)
+                                   pattern_ids, patterns_per_structure=1, cells=cells)
         if self.coverage.active:
             grid = (float(self.two_theta_deg[0]), float(self.two_theta_deg[-1]))
             start, end = draw_ranges(self.coverage, self.seed, pattern_ids, grid)
@@ -99,6 +105,12 @@ class FreshPatternRows(Dataset):
 
     def __getitem__(self, item) -> dict:
         return {k: v[0] for k, v in self.__getitems__([item]).items()}
+
+
+def needs_conventional_cells(profile) -> bool:
+    """Whether ``profile`` (a ``ProfileConfig``) perturbs cells anisotropically, so rendering needs each
+    structure's conventional cell."""
+    return profile.anisotropic_strain != (0.0, 0.0) or profile.cell_angle_change_deg != (0.0, 0.0)
 
 
 def single_thread_worker(_worker_id: int) -> None:

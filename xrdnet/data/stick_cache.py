@@ -18,6 +18,8 @@ Layout (ragged per structure, as ``/sites`` in the data set itself):
 | ``/peak/intensity`` | ``[M]`` float32 | strongest = 100 |
 | ``/peak/hkl`` | ``[M, 3]`` int16 | pymatgen's label of each peak |
 | ``/lattice`` | ``[S, 3, 3]`` float64 | Å, rows a, b, c |
+| ``/conventional/transform`` | ``[S, 3, 3]`` float64 | stored cell -> conventional cell (optional: added on first use by ``add_conventional_cells``) |
+| ``/conventional/valid``, ``/conventional/crystal_system`` | ``[S]`` bool, int8 | spglib agreed with the label; the label's system |
 | attributes | | ``stick_wavelength_angstrom``, ``two_theta_range_deg``, ``data_key`` |
 
 ``data_key`` ties the cache to its data set (structure count, seed and a digest of the resolved
@@ -124,6 +126,29 @@ def build_stick_cache(data_path: str | Path, out: str | Path | None = None, prog
     return out
 
 
+def add_conventional_cells(data_path: str | Path, progress: bool = True) -> Path:
+    """Add ``/conventional`` (every structure's conventional cell, by spglib) to the cache of ``data_path``
+    when it lacks it; returns the cache path. A few ms per structure, once; the sticks are untouched."""
+    import h5py
+
+    from xrdnet.data.reader import PatternDataset
+    from xrdnet.simulate.lattice_perturbation import conventional_cells_of
+
+    path = cache_path(data_path)
+    if not path.is_file():
+        StickCache.for_dataset(data_path, progress=progress)
+    with h5py.File(path, "r") as h5:
+        if "conventional" in h5:
+            return path
+    with PatternDataset(data_path) as ds:
+        transform, valid, system = conventional_cells_of(ds.records(np.arange(ds.n_structures)), progress=progress)
+    with h5py.File(path, "a") as h5:
+        group = h5.create_group("conventional.tmp")
+        group["transform"], group["valid"], group["crystal_system"] = transform, valid, system
+        h5.move("conventional.tmp", "conventional")  # a killed write leaves no /conventional that looks complete
+    return path
+
+
 def _padded_positions(start: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Where the ragged entries ``start[b] .. start[b] + count[b]`` of B structures go in a padded ``[B, max]``
     array: ``(row [E], column [E], flat source index [E])`` for the E entries."""
@@ -179,6 +204,9 @@ class StickCache:
     lattice: np.ndarray
     stick_wavelength_angstrom: float
     data_key: str
+    conventional_transform: np.ndarray | None = None  # [S, 3, 3] (see the module docstring)
+    conventional_valid: np.ndarray | None = None  # [S] bool
+    conventional_crystal_system: np.ndarray | None = None  # [S] int8
 
     @classmethod
     def load(cls, path: str | Path) -> "StickCache":
@@ -194,7 +222,11 @@ class StickCache:
                     peak_count=h5["peak_count"][()], peak_two_theta_deg=h5["peak/two_theta_deg"][()],
                     peak_intensity=h5["peak/intensity"][()], peak_hkl=h5["peak/hkl"][()],
                     lattice=h5["lattice"][()], stick_wavelength_angstrom=float(h5.attrs["stick_wavelength_angstrom"]),
-                    data_key=str(h5.attrs["data_key"]))
+                    data_key=str(h5.attrs["data_key"]),
+                    **({"conventional_transform": h5["conventional/transform"][()],
+                        "conventional_valid": h5["conventional/valid"][()],
+                        "conventional_crystal_system": h5["conventional/crystal_system"][()]}
+                       if "conventional" in h5 else {}))
         except (OSError, KeyError) as exc:
             raise ValueError(f"{path}: not a readable stick cache ({exc}); delete it to rebuild") from None
 
@@ -216,6 +248,19 @@ class StickCache:
 
     def __len__(self) -> int:
         return len(self.peak_count)
+
+    def cells(self, rows: np.ndarray):
+        """``ConventionalCells`` of structures ``rows [B]`` (what the anisotropic strain needs)."""
+        from xrdnet.simulate.lattice_perturbation import ConventionalCells
+
+        if self.conventional_transform is None:
+            raise ValueError("this stick cache holds no conventional cells: build them with "
+                             "xrdnet.data.stick_cache.add_conventional_cells(data_path)")
+        rows = np.asarray(rows, np.int64)
+        t = torch.from_numpy
+        return ConventionalCells(t(np.ascontiguousarray(self.conventional_transform[rows])),
+                                 t(self.conventional_crystal_system[rows].astype(np.int64)),
+                                 t(self.conventional_valid[rows]))
 
     def sticks(self, rows: np.ndarray) -> tuple[Sticks, torch.Tensor]:
         """Padded ``Sticks`` of structures ``rows [B]`` and their lattices ``[B, 3, 3]`` (CPU tensors)."""

@@ -28,7 +28,14 @@ Physics, per reflection at Bragg angle θ (2θ in degrees unless marked):
   - detection limit: peaks weaker than a fraction t of the strongest (t drawn per pattern) are
     removed, as weak reflections vanish into a measured pattern's noise and background;
   - impurity peaks: up to ``impurity_peaks`` extra lines at random 2θ, each at most
-    ``impurity_level`` of the strongest peak (a few per cent of a second phase).
+    ``impurity_level`` of the strongest peak (a few per cent of a second phase);
+  - anisotropic strain (``anisotropic_strain``, ``cell_angle_change_deg``): each free parameter of the
+    crystal system's conventional cell changed independently, so the symmetry is kept and the peaks
+    move as hkl and the new metric say (``xrdnet.simulate.lattice_perturbation``; needs each
+    structure's conventional cell, which training from cached sticks supplies);
+  - thermal factor (``b_iso_change_A2``): an overall change ΔB of the Debye-Waller factor, every
+    peak × exp(-2 ΔB s²) with s = sin θ / λ (I ∝ |F|², F ∝ exp(-B s²)): stiffer or softer
+    lattices, other temperatures, and the B values structure files often leave out.
 * Background: a smooth random Chebyshev polynomial, non-negative, at ``background_level`` of the
   strongest peak.
 * Counting noise: the pattern is scaled to ``peak_counts`` at its maximum and each point drawn as
@@ -45,6 +52,7 @@ from dataclasses import dataclass, fields
 import torch
 
 from xrdnet.simulate import rng
+from xrdnet.simulate.lattice_perturbation import ConventionalCells
 from xrdnet.simulate.reflections import reciprocal_lattice
 from xrdnet.simulate.sticks import Sticks
 from xrdnet.simulate.wavelengths import Radiation
@@ -87,6 +95,9 @@ class ProfileConfig:
     detection_limit: Range = (0.0, 0.0)  # peaks below this fraction of the strongest are dropped
     impurity_peaks: int = 0  # at most this many extra lines per pattern (uniform 0..n)
     impurity_level: Range = (0.0, 0.0)  # each extra line's intensity / strongest stick
+    anisotropic_strain: Range = (0.0, 0.0)  # relative change of each free conventional edge
+    cell_angle_change_deg: Range = (0.0, 0.0)  # change of each free conventional angle (mono-, triclinic)
+    b_iso_change_A2: Range = (0.0, 0.0)  # overall Debye-Waller ΔB (Å²)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -110,6 +121,11 @@ class ProfileConfig:
             ("detection_limit", 0 <= self.detection_limit[0] and self.detection_limit[1] < 1, "within [0, 1)"),
             ("impurity_peaks", 0 <= self.impurity_peaks <= 100, "in 0..100"),
             ("impurity_level", self.impurity_level[0] >= 0, "non-negative"),
+            ("anisotropic_strain", -0.2 < self.anisotropic_strain[0] and self.anisotropic_strain[1] < 0.2,
+             "within (-0.2, 0.2)"),
+            ("cell_angle_change_deg", -10 < self.cell_angle_change_deg[0] and self.cell_angle_change_deg[1] < 10,
+             "within (-10, 10)"),
+            ("b_iso_change_A2", -5 < self.b_iso_change_A2[0] and self.b_iso_change_A2[1] < 5, "within (-5, 5)"),
         ]
         for name, ok, what in checks:
             if not ok:
@@ -136,6 +152,16 @@ class ProfileParameters:
     intensity_sigma: torch.Tensor
     detection_limit: torch.Tensor
     impurity_count: torch.Tensor
+    edge_change: torch.Tensor  # [P, 3] relative change of conventional a, b, c
+    angle_change_deg: torch.Tensor  # [P, 3] change of α, β, γ
+    b_iso_change: torch.Tensor
+
+
+def _draw_many(seed: int, ids: torch.Tensor, stream: int, bounds: Range, n: int) -> torch.Tensor:
+    lo, hi = bounds
+    if lo == hi:
+        return torch.full((len(ids), n), lo, dtype=torch.float32)
+    return (lo + rng.uniform(seed, ids, stream, n, torch.float64) * (hi - lo)).to(torch.float32)
 
 
 def _draw(seed: int, ids: torch.Tensor, stream: int, bounds: Range, log: bool = False) -> torch.Tensor:
@@ -172,6 +198,9 @@ def sample_parameters(config: ProfileConfig, seed: int, pattern_ids: torch.Tenso
         impurity_count=(rng.uniform(seed, ids, 16, 1)[:, 0] * (config.impurity_peaks + 1)).long().clamp(
             max=config.impurity_peaks
         ),
+        edge_change=_draw_many(seed, ids, 24, config.anisotropic_strain, 3),
+        angle_change_deg=_draw_many(seed, ids, 25, config.cell_angle_change_deg, 3),
+        b_iso_change=_draw(seed, ids, 26, config.b_iso_change_A2),
     )
 
 
@@ -367,6 +396,26 @@ def sample_effects(
     return two_theta, intensity, live
 
 
+def _anisotropic_two_theta(sticks: Sticks, lattice: torch.Tensor, cells: ConventionalCells | None,
+                           owner: torch.Tensor, params: ProfileParameters, two_theta: torch.Tensor,
+                           live: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Peak positions ``[P, M]`` after the anisotropic strain; a peak pushed past 2θ = 180° is dropped."""
+    if cells is None:
+        raise ValueError("ProfileConfig.anisotropic_strain / cell_angle_change_deg need each structure's conventional "
+                         "cell: training from cached sticks supplies it, a plain render does not")
+    from xrdnet.simulate.lattice_perturbation import peak_d_ratio, perturbed_metrics
+
+    lat = lattice.to(torch.float64)[owner]
+    pattern_cells = ConventionalCells(cells.to_conventional[owner], cells.crystal_system[owner], cells.valid[owner])
+    metric = lat @ lat.transpose(1, 2)
+    new = perturbed_metrics(lat, pattern_cells, params.edge_change, params.angle_change_deg)
+    ratio = peak_d_ratio(sticks.hkl[owner], sticks.mask[owner], sticks.intensity[owner], sticks.peak_index[owner],
+                         two_theta.shape[1], metric, new)  # [P, M] d'/d
+    sin = torch.sin(torch.deg2rad(two_theta / 2.0)) / ratio
+    live = live & (sin < 1.0)
+    return torch.where(live, torch.rad2deg(2.0 * torch.asin(sin.clamp(max=1.0))), two_theta), live
+
+
 def render_patterns(
     sticks: Sticks,
     lattice: torch.Tensor,
@@ -377,6 +426,7 @@ def render_patterns(
     pattern_ids: torch.Tensor,
     patterns_per_structure: int,
     max_entries: int = 1 << 24,
+    cells: ConventionalCells | None = None,
 ) -> torch.Tensor:
     """Profiles for ``patterns_per_structure`` patterns of each structure in ``sticks``.
 
@@ -385,6 +435,7 @@ def render_patterns(
         lattice: ``[B, 3, 3]`` Å.
         grid_deg: ``[G]`` uniform 2θ grid.
         pattern_ids: ``[B·K]`` global ids (row b·K + k is pattern k of structure b).
+        cells: the structures' conventional cells, needed by the anisotropic strain only.
 
     Returns:
         ``[B·K, G]`` float32, each row max = 1 (all-zero if no peak falls in the range).
@@ -401,6 +452,11 @@ def render_patterns(
     intensity = march_dollase_intensity(sticks, lattice, owner, params)  # [P, M]
     two_theta = sticks.peak_two_theta_deg[owner]  # [P, M] float64
     live = sticks.peak_mask[owner]
+    if config.anisotropic_strain != (0.0, 0.0) or config.cell_angle_change_deg != (0.0, 0.0):
+        two_theta, live = _anisotropic_two_theta(sticks, lattice, cells, owner, params, two_theta, live)
+    if config.b_iso_change_A2 != (0.0, 0.0):
+        s = torch.sin(torch.deg2rad(two_theta / 2.0)) / lam1  # [P, M] 1/Å
+        intensity = intensity * torch.exp(-2.0 * params.b_iso_change[:, None].double() * s * s).to(intensity.dtype)
     two_theta, intensity, live = sample_effects(two_theta, intensity, live, params, config, seed, pattern_ids,
                                                 (float(grid_deg[0]), float(grid_deg[-1])))
     centers, areas, lams = [two_theta], [torch.where(live, intensity, 0.0)], [lam1]
