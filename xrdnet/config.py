@@ -104,15 +104,29 @@ def _convert(value: Any, annotation: Any, where: str) -> Any:
     return value
 
 
+PRESET_KEY = "preset"
+
+
 def _from_dict(cls: type[T], data: dict, where: str) -> T:
+    """``cls`` from ``data``. A dataclass with a ``config_preset(name)`` classmethod also takes
+    ``preset: NAME`` beside its fields: the named object with the fields given changed."""
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls) if f.init}
+    presets = getattr(cls, "config_preset", None)
+    base = None
+    if presets is not None and PRESET_KEY in data and PRESET_KEY not in names:
+        data = dict(data)
+        try:
+            base = presets(data.pop(PRESET_KEY))
+        except ValueError as exc:
+            raise ConfigError(f"{where}.{PRESET_KEY}: {exc}") from exc
     unknown = sorted(set(data) - names)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown} for {cls.__name__}; known: {sorted(names)}")
+        known = sorted(names | ({PRESET_KEY} if presets is not None else set()))
+        raise ConfigError(f"{where}: unknown key(s) {unknown} for {cls.__name__}; known: {known}")
     kwargs = {k: _convert(v, hints[k], f"{where}.{k}") for k, v in data.items()}
     try:
-        return cls(**kwargs)
+        return cls(**kwargs) if base is None else dataclasses.replace(base, **kwargs)
     except ConfigError:
         raise
     except (TypeError, ValueError, ArithmeticError) as exc:

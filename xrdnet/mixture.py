@@ -11,7 +11,7 @@ half of them mixtures of 2 (60 %) or 3 (40 %) *different compounds* with Dirichl
 fraction ≥ ``min_fraction``, half single phases, all through the same steps. One instrument per sample
 (pseudo-Voigt η, Caglioti U, V, W, Kα doublet, zero shift, displacement shared by its phases), lattice
 strain and per-peak intensity errors per phase, crystallite size varied per phase, one detection limit,
-impurity lines, background and counting noise per sample (ranges of ``configs/real.yaml``). A fraction
+impurity lines, background and counting noise per sample (ranges of the ``real`` profile preset). A fraction
 is the height of a phase's strongest stick in the mix, a proxy for its amount (weight fractions differ
 from intensity fractions by the phases' reference intensity ratios, which the Dirichlet's spread covers).
 
@@ -46,6 +46,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+
+from xrdnet.simulate.profile_presets import REAL as _REAL
 
 WEIGHTS_FILE = "detector.pt"
 META_FILE = "detector.json"
@@ -197,7 +199,7 @@ def _arange(start: int, stop: int):
 class RenderConfig:
     """Ranges of ``render_from_sticks``: the instrument is drawn once per *sample* (all its phases share it).
 
-    The instrument and real-sample ranges are those of ``configs/real.yaml``'s experimental augmentation;
+    The instrument and real-sample ranges are the ``real`` preset's (``xrdnet.simulate.profile_presets``);
     crystallite size is drawn per sample and varied per phase by a factor ``exp(±size_spread)``, lattice
     strain per phase. No preferred orientation (the sticks carry no hkl); per-peak log-normal intensity
     errors stand in for it.
@@ -207,22 +209,23 @@ class RenderConfig:
     step: float = 0.01
     kalpha1_angstrom: float = 1.54056
     kalpha2_angstrom: float = 1.54439
-    kalpha2_ratio: tuple[float, float] = (0.45, 0.55)
-    eta: tuple[float, float] = (0.1, 0.9)
-    u: tuple[float, float] = (0.0, 0.03)
-    v: tuple[float, float] = (-0.01, 0.0)
-    w: tuple[float, float] = (0.001, 0.01)
-    size_nm: tuple[float, float] = (15.0, 500.0)
+    kalpha2_ratio: tuple[float, float] = _REAL.kalpha2_ratio
+    eta: tuple[float, float] = _REAL.eta
+    u: tuple[float, float] = _REAL.caglioti_u_deg2
+    v: tuple[float, float] = _REAL.caglioti_v_deg2
+    w: tuple[float, float] = _REAL.caglioti_w_deg2
+    size_nm: tuple[float, float] = _REAL.crystallite_size_nm
     size_spread: float = 0.5
-    zero_shift_deg: tuple[float, float] = (-0.1, 0.1)
-    displacement_mm: tuple[float, float] = (-0.15, 0.15)
-    goniometer_radius_mm: float = 240.0
-    strain: tuple[float, float] = (-0.03, 0.02)
-    intensity_sigma: tuple[float, float] = (0.0, 0.4)
-    detection_limit: tuple[float, float] = (0.0, 0.03)
-    impurity_peaks: int = 3
-    impurity_level: tuple[float, float] = (0.0, 0.05)
-    background_level: tuple[float, float] = (0.0, 0.15)
+    zero_shift_deg: tuple[float, float] = _REAL.zero_shift_deg
+    displacement_mm: tuple[float, float] = _REAL.sample_displacement_mm
+    goniometer_radius_mm: float = _REAL.goniometer_radius_mm
+    strain: tuple[float, float] = _REAL.lattice_strain
+    intensity_sigma: tuple[float, float] = _REAL.intensity_sigma
+    detection_limit: tuple[float, float] = _REAL.detection_limit
+    impurity_peaks: int = _REAL.impurity_peaks
+    impurity_level: tuple[float, float] = _REAL.impurity_level
+    background_level: tuple[float, float] = _REAL.background_level
+    # log10 of the real preset's peak_counts (500-50 000), rounded as the shipped detector was trained
     log10_counts: tuple[float, float] = (2.7, 4.7)
 
 

@@ -19,7 +19,7 @@ from xrdnet.data.datamodule import DataConfig
 from xrdnet.explain.command import RulesConfig
 from xrdnet.models.cnn import CNNConfig
 from xrdnet.models.forest import ForestConfig
-from xrdnet.simulate import ProfileConfig, SimulatorConfig
+from xrdnet.simulate import SimulatorConfig, profile_presets
 from xrdnet.symmetry import CRYSTAL_SYSTEMS, space_group_symbol
 from xrdnet.train import TrainConfig, TrainerConfig
 
@@ -27,17 +27,9 @@ REPO_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 # Test compounds are never seen in training (every polymorph of a compound on one side).
 SPLIT_KIND = "compound"
 
-# The experimental augmentation ranges (configs/experimental.yaml), built in so the quickstart
-# needs no file: what a laboratory diffractometer and a real powder do to a pattern.
-EXPERIMENTAL_PROFILE = ProfileConfig(
-    eta=(0.1, 0.9), caglioti_u_deg2=(0.0, 0.03), caglioti_v_deg2=(-0.01, 0.0), caglioti_w_deg2=(0.001, 0.01),
-    crystallite_size_nm=(15.0, 500.0), kalpha2_ratio=(0.45, 0.55), zero_shift_deg=(-0.1, 0.1),
-    sample_displacement_mm=(-0.15, 0.15), march_dollase_r=(0.7, 1.3), background_level=(0.0, 0.15),
-    peak_counts=(500.0, 50000.0),
-)
-# What real samples add beyond the instrument (configs/real.yaml explains the ranges).
-REAL_PROFILE = replace(EXPERIMENTAL_PROFILE, lattice_strain=(-0.03, 0.02), intensity_sigma=(0.0, 0.4),
-                       detection_limit=(0.0, 0.03), impurity_peaks=3, impurity_level=(0.0, 0.05))
+# The shipped data's profile ranges (the `real` preset): what a laboratory diffractometer and a real
+# powder do to a pattern, built in so the quickstart needs no file.
+REAL_PROFILE = profile_presets.REAL
 
 
 def _default_simulate() -> SimulateConfig:

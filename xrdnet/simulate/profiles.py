@@ -71,7 +71,8 @@ class ProfileConfig:
     (log-uniformly for crystallite size and counts). A range with equal ends is a fixed value.
 
     The defaults give clean laboratory patterns (Bragg-Brentano, Cu Kα doublet, realistic widths, no
-    texture, background or noise); ``configs/experimental.yaml`` holds the augmentation ranges.
+    texture, background or noise); ``xrdnet.simulate.profile_presets`` holds the named augmentation
+    ranges (``experimental``, ``real``) that configs refer to as ``profile: {preset: real}``.
     """
 
     eta: Range = (0.3, 0.7)  # pseudo-Voigt Lorentzian fraction
@@ -98,6 +99,13 @@ class ProfileConfig:
     anisotropic_strain: Range = (0.0, 0.0)  # relative change of each free conventional edge
     cell_angle_change_deg: Range = (0.0, 0.0)  # change of each free conventional angle (mono-, triclinic)
     b_iso_change_A2: Range = (0.0, 0.0)  # overall Debye-Waller ΔB (Å²)
+
+    @classmethod
+    def config_preset(cls, name: str) -> "ProfileConfig":
+        """The named ranges of ``xrdnet.simulate.profile_presets`` (what ``preset:`` in a config reads)."""
+        from xrdnet.simulate.profile_presets import profile_preset  # the presets are built from this class
+
+        return profile_preset(name)
 
     def __post_init__(self) -> None:
         for f in fields(self):
