@@ -30,6 +30,7 @@ def _quickstart(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     from xrdnet.config import load_stage_config, save_config
     from xrdnet.data.build import SimulateConfig, build_dataset, describe_simulator, rerender_config, with_overrides
+    from xrdnet.structures.sources import SOURCES
 
     config = load_stage_config(args.config, SimulateConfig, "simulate") if args.config else SimulateConfig()
     if args.structures_from is not None and not args.config:
@@ -40,13 +41,9 @@ def _simulate(args: argparse.Namespace) -> int:
         used = f"the simulator config of {args.config}"
     else:
         used = "the default simulator config (clean profile; pass --config for augmentation)"
-    source = None
-    if args.cif_dir is not None:
-        source = "cif"
-    elif args.structures_jsonl:
-        source = "jsonl"
-    elif args.structures_from is not None:
-        source = "hdf5"
+    # The source whose flag was given (the registry names each source's flag; none: the config's source).
+    source = next((name for name, entry in SOURCES.items()
+                   if entry.flag and getattr(args, entry.flag.lstrip("-").replace("-", "_"), None)), None)
     config = with_overrides(
         config,
         n_structures=args.n_structures,

@@ -23,7 +23,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -34,9 +33,11 @@ from xrdnet.data import hdf5 as h5io
 from xrdnet.data.records import StructureRecords
 from xrdnet.data.splits import assign_splits, check_fractions, structure_keys
 from xrdnet.simulate import SimulatorConfig, XRDSimulator
+from xrdnet.structures.sources import SOURCES as _SOURCE_REGISTRY
+from xrdnet.structures.sources import UnitLog, check_source_settings, n_units, open_source
 from xrdnet.structures.synthetic import SyntheticConfig
 
-SOURCES = ("synthetic", "cif", "jsonl", "hdf5")
+SOURCES = tuple(_SOURCE_REGISTRY)  # the names SimulateConfig.source accepts (xrdnet.structures.sources)
 
 
 @dataclass(frozen=True)
@@ -70,16 +71,7 @@ class SimulateConfig:
     simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
 
     def __post_init__(self) -> None:
-        if self.source not in SOURCES:
-            raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}")
-        if self.source == "cif" and not self.cif_dir:
-            raise ValueError("source 'cif' needs cif_dir (or --cif-dir)")
-        if self.source == "jsonl" and not self.jsonl_files:
-            raise ValueError("source 'jsonl' needs jsonl_files (or --structures-jsonl)")
-        if self.source == "hdf5" and not self.structures_file:
-            raise ValueError("source 'hdf5' needs structures_file (or --structures-from)")
-        if self.n_structures < 0 or (self.source == "synthetic" and self.n_structures == 0):
-            raise ValueError(f"n_structures must be > 0 (or 0 = all, for cif/hdf5), got {self.n_structures}")
+        check_source_settings(self)
         if self.patterns_per_structure < 1:
             raise ValueError(f"patterns_per_structure must be >= 1, got {self.patterns_per_structure}")
         if self.dtype not in ("float16", "float32"):
@@ -147,97 +139,6 @@ def resolve_device(device: str) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} requested but torch sees no CUDA device")
     return dev
-
-
-# ----------------------------------------------------------------------------------------------
-# Sources: units in increasing order, each finished unit reported once
-
-
-@dataclass
-class _UnitLog:
-    """What happened to each unit of the current run, keyed by unit index (per-chunk bookkeeping)."""
-
-    attempts: dict[int, Counter] = field(default_factory=dict)  # unit -> Counter(outcome)
-    exhausted: dict[int, int] = field(default_factory=dict)  # unit -> space-group draws given up
-    skipped: dict[int, tuple[str, str]] = field(default_factory=dict)  # unit -> (path, reason)
-
-
-class _Source:
-    """Structures of units ``start .. stop-1`` of the configured source, as ``LabelledStructure``."""
-
-    def __init__(self, config: SimulateConfig) -> None:
-        self.config = config
-        self._cif_files: list[Path] | None = None
-        self._n_jsonl = 0
-        if config.source == "jsonl":
-            from xrdnet.structures.jsonl import count_records, resolve_structure_files
-
-            self._jsonl_files = resolve_structure_files(config.jsonl_files)
-            for path in self._jsonl_files:
-                if not path.is_file():
-                    raise FileNotFoundError(f"JSON-lines file {path} not found")
-            self._n_jsonl = sum(count_records(p) for p in self._jsonl_files)
-            if self._n_jsonl == 0:
-                raise ValueError(f"{', '.join(map(str, self._jsonl_files))}: no records")
-        elif config.source == "cif":
-            from xrdnet.structures.cif_folder import find_cif_files
-
-            self._cif_files = find_cif_files(config.cif_dir)
-            if not self._cif_files:
-                raise ValueError(f"CIF folder {config.cif_dir} holds no *.cif files")
-        elif config.source == "hdf5":
-            path = Path(config.structures_file)
-            with h5io.open_dataset_file(path, "structures file") as h5:
-                self._stored = h5io.read_records(h5)
-
-    def n_units(self) -> int:
-        n = self.config.n_structures
-        if self.config.source == "synthetic":
-            return n
-        if self.config.source == "jsonl":
-            total = self._n_jsonl
-        else:
-            total = len(self._cif_files) if self.config.source == "cif" else len(self._stored)
-        return total if n == 0 else min(n, total)
-
-    def records(self, start: int, stop: int, log: _UnitLog) -> Iterator[tuple[int, StructureRecords]]:
-        """Yield ``(unit, one-structure records)`` in unit order; failures go to ``log``."""
-        cfg = self.config
-        if cfg.source == "synthetic":
-            from xrdnet.structures.synthetic import generate
-
-            def on_index(index, space_group, failures, given_up):
-                log.attempts[index] = Counter(outcome for outcome, *_ in failures)
-                if given_up:
-                    log.exhausted[index] = len(given_up)
-
-            for item in generate(cfg.synthetic, stop - start, cfg.seed, start=start, workers=cfg.workers,
-                                 on_index=on_index):
-                yield item.index, StructureRecords.from_labelled([item])
-        elif cfg.source == "jsonl":
-            from xrdnet.structures.jsonl import iter_jsonl
-
-            def on_skip(unit, location, reason):
-                log.skipped[unit] = (location, reason)
-
-            yield from iter_jsonl(self._jsonl_files, cfg.symprec, None, start, stop, workers=cfg.workers,
-                                  on_skip=on_skip)
-        elif cfg.source == "cif":
-            from xrdnet.structures.cif_folder import SkipReport, iter_cif_folder
-
-            report = SkipReport()
-            position = {str(p): i for i, p in enumerate(self._cif_files)}
-            seen = 0
-            for item in iter_cif_folder(cfg.cif_dir, cfg.symprec, report, start, stop, files=self._cif_files):
-                for path, reason in report.skipped[seen:]:
-                    log.skipped[position[path]] = (path, reason)
-                seen = len(report.skipped)
-                yield item.index, StructureRecords.from_labelled([item])
-            for path, reason in report.skipped[seen:]:
-                log.skipped[position[path]] = (path, reason)
-        else:
-            for row in range(start, stop):
-                yield row, self._stored.select([row])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -345,9 +246,9 @@ def build_dataset(
     for stale in parts.glob("*.tmp"):
         stale.unlink()  # a chunk that was being written when the run died
 
-    source = _Source(config)
-    n_units = source.n_units()
-    start, stop = n_units * shard_i // shard_n, n_units * (shard_i + 1) // shard_n
+    source = open_source(config)
+    total = n_units(source, config.n_structures)
+    start, stop = total * shard_i // shard_n, total * (shard_i + 1) // shard_n
     size = config.chunk_structures
     chunks = [(a, min(a + size, stop)) for a in range(start, stop, size)]
     todo = [c for c in chunks if not (parts / _chunk_name(*c)).is_file()]
@@ -363,7 +264,7 @@ def build_dataset(
     t_run = time.perf_counter()
     n_struct_run = n_pat_run = 0
     threads_before = torch.get_num_threads()
-    if device.type == "cpu" and config.source in ("synthetic", "jsonl") and config.workers > 1:
+    if device.type == "cpu" and source.uses_worker_processes and config.workers > 1:
         # pyxtal workers hold most cores; torch threads competing with them spin-wait and run the
         # simulation ~10x slower than on the cores left over.
         torch.set_num_threads(max(1, (os.cpu_count() or 1) - config.workers))
@@ -375,7 +276,7 @@ def build_dataset(
         else:
             runs.append([c])
     for run in runs:
-        log = _UnitLog()
+        log = UnitLog()
         stream = source.records(run[0][0], run[-1][1], log)
         pending: tuple[int, StructureRecords] | None = None
         for chunk_start, chunk_stop in run:
@@ -511,10 +412,9 @@ def _assemble(
     if skipped:
         from xrdnet.structures.cif_folder import SkipReport
 
-        report = SkipReport(skipped=list(skipped), n_ok=len(merged),
-                            unit="records" if config.source == "jsonl" else "files")
+        what = _SOURCE_REGISTRY[config.source].unit_name
+        report = SkipReport(skipped=list(skipped), n_ok=len(merged), unit=what)
         path = report.write(out.with_name(out.stem + ".skipped.tsv"))
-        what = "records" if config.source == "jsonl" else "CIF files"
         print(f"{len(skipped)} {what} skipped ({report.summary()}); reasons in {path}")
 
 
