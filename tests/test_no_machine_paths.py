@@ -23,7 +23,8 @@ SCANNED = [ROOT / "xrdnet" / "checkpoints", ROOT / "xrdnet" / "data" / "bundled"
 TEXT_SUFFIXES = {".json", ".jsonl", ".md", ".yaml", ".yml", ".txt", ".csv", ".tsv", ".tex", ".svg"}
 MACHINE_PATH = re.compile(r"(?<![\w.~/\\-])(?:/work/|/home/|/tmp/|/root/|/Users/|[Cc]:\\)")
 """An absolute path of one machine; ``../../tmp/x`` (relative) and ``https://host/home/`` are not."""
-WRITERS = ["scripts/calibrate_checks.py", "scripts/calibrate.py", "scripts/train_mixture_detector.py"]
+WRITERS = ["scripts/calibrate_checks.py", "xrdnet/checkpoint/calibrate.py", "xrdnet/cli.py",
+           "scripts/train_mixture_detector.py"]
 
 
 def _text_files() -> list[Path]:

@@ -72,6 +72,18 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from xrdnet.checkpoint.calibrate import calibrate_checkpoint, format_report
+
+    report = calibrate_checkpoint(args.run, args.data, real=args.real, real_name=args.real_name,
+                                  split_kind=args.split_kind, max_val=args.max_val, max_test=args.max_test,
+                                  write=args.write, out=args.out)
+    print("\n" + format_report(report))
+    print(f"\nwrote {Path(args.out) / 'calibration_report.json'}, {report['reliability_diagram']}"
+          + (f"; stored in {args.run}" if args.write else " (pass --write to store it in the run)"))
+    return 0
+
+
 def _merge(args: argparse.Namespace) -> int:
     from xrdnet.data.merge import merge_shards
 
@@ -338,6 +350,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split-kind", choices=["structure", "structure_type", "compound"], default=None)
     p.add_argument("--seed", type=int, default=None)
     p.set_defaults(func=_rules)
+
+    p = sub.add_parser("calibrate", help="fit a run's temperatures on simulated validation data; measure it; "
+                                         "write calibration and card")
+    p.add_argument("run", help="run or checkpoint folder")
+    p.add_argument("--data", required=True, help="the HDF5 data set the run was trained on")
+    p.add_argument("--split-kind", choices=["structure", "structure_type", "compound"], default=None,
+                   help="default: the run's (run.json)")
+    p.add_argument("--real", default=None, metavar="FOLDER",
+                   help="measured patterns with labels.csv: measured, never fitted on")
+    p.add_argument("--real-name", default="RRUFF", help="name of the measured set in the card (default RRUFF)")
+    p.add_argument("--max-val", type=int, default=0, help="cap on validation patterns (seeded subset, 0 = all)")
+    p.add_argument("--max-test", type=int, default=0, help="cap on test patterns (seeded subset, 0 = all)")
+    p.add_argument("--write", action="store_true",
+                   help="store calibration.json (each member's), the ensemble's temperatures, card.json and "
+                        "calibration.png in the run")
+    p.add_argument("--out", default="reports/calibration", help="report folder (default reports/calibration)")
+    p.set_defaults(func=_calibrate)
 
     p = sub.add_parser("convert-forest", help="re-save a trusted old forest run (forest.joblib, a pickle) safely")
     p.add_argument("run", help="run folder holding forest.joblib, written by xrdnet before 2026-12")

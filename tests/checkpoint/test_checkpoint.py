@@ -118,13 +118,8 @@ def test_the_card_round_trips_byte_for_byte_and_keeps_fields_it_does_not_know(tm
 
 
 def test_calibrate_writes_the_card_through_the_type():
-    """scripts/calibrate.py builds the card from its report with ModelCard: the shipped card's layout."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("calibrate", Path(__file__).resolve().parents[2] / "scripts"
-                                                  / "calibrate.py")
-    calibrate = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(calibrate)
+    """xrdnet calibrate builds the card from its report with ModelCard: the shipped card's layout."""
+    from xrdnet.checkpoint import calibrate
     shipped = json.loads((SHIPPED / "card.json").read_text())
     real = shipped["real"]
     after = {"cs_accuracy": real["cs_accuracy"], "sg_accuracy": real["sg_accuracy"]}

@@ -5,7 +5,7 @@
     >>> ckpt.members, ckpt.card.real.cs_accuracy, ckpt.tree is not None
 
 - ``load``: the networks (with ensemble members), calibrations, card, rules, mixture detector, prior.
-- ``card``: ``card.json``'s schema (``ModelCard``), read by the predictor, written by ``scripts/calibrate.py``.
+- ``card``: ``card.json``'s schema (``ModelCard``), read by the predictor, written by ``xrdnet calibrate``.
 - ``registry``: shipped checkpoint names (folders under ``xrdnet/checkpoints/`` with ``checkpoint.json``).
 - ``format``: ``checkpoint.json``'s format version, checked on load.
 - ``parts``: the rules and the mixture detector, read through the modules that own their formats.

@@ -2,7 +2,7 @@
 
 ``xrdnet predict`` prints the card's real-pattern accuracy beside the constant-answer baseline, and the
 ``low_coverage`` finding quotes its accuracy on scans cut to laboratory ranges, so the card is read by
-the predictor and written by ``scripts/calibrate.py``. Both go through :class:`ModelCard`, which is the
+the predictor and written by ``xrdnet calibrate``. Both go through :class:`ModelCard`, which is the
 only place the fields are named: a card written here reads back field for field, and ``to_dict`` keeps
 the key order the file has always had (the shipped card round-trips byte for byte).
 
@@ -192,7 +192,7 @@ class ModelCard:
         return cls.from_dict(data, str(path))
 
     def save(self, folder: str | Path) -> Path:
-        """Write ``card.json`` into ``folder`` (the layout ``scripts/calibrate.py`` has always written)."""
+        """Write ``card.json`` into ``folder`` (the layout ``xrdnet calibrate`` has always written)."""
         path = Path(folder) / CARD_FILE
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
         return path

@@ -52,7 +52,7 @@ class ModelInfo:
     """The run's own (``LoadedRun.wavelength_angstrom``); required: no model is trained at an assumed one."""
     two_theta_range_deg: tuple[float, float] = (5.0, 90.0)
     real_by_scan_range: tuple[dict, ...] = ()
-    """The card's accuracy on the measured set cut to laboratory scan ranges (``scripts/calibrate.py``)."""
+    """The card's accuracy on the measured set cut to laboratory scan ranges (``xrdnet calibrate``)."""
     real_network_cs_accuracy: float | None = None
     """The network's own accuracy on the measured set; ``real_cs_accuracy`` is that of the answers as given."""
     real_with_indexing: bool = False

@@ -144,7 +144,7 @@ def ensemble_calibration(path: str | Path):
     ``{"cs_temperature", "sg_temperature", "fitted_on"}``), or None for a single network or none stored.
 
     Averaging members that are each calibrated leaves the average under-confident (their errors differ),
-    so ``scripts/calibrate.py`` fits one more temperature per head on the averaged validation probabilities.
+    so ``xrdnet calibrate`` fits one more temperature per head on the averaged validation probabilities.
     """
     from xrdnet.calibration import Calibration
 

@@ -32,7 +32,7 @@ MIN_SPAN_DEG = 10.0  # a drawn range is at least this wide (an end below start +
 LABORATORY_SCAN_RANGES_DEG: tuple[Range, ...] = ((10.0, 70.0), (15.0, 75.0), (20.0, 80.0), (30.0, 90.0),
                                                  (20.0, 60.0), (5.0, 50.0))
 """2θ ranges (Cu Kα) of common laboratory scans: the measured validation scans are cut to each of them
-(``scripts/calibrate.py``) so a model's card states what a short scan costs, and ``low_coverage`` quotes it."""
+(``xrdnet calibrate``) so a model's card states what a short scan costs, and ``low_coverage`` quotes it."""
 
 
 def nearest_scan_range(start_deg: float, end_deg: float, ranges) -> int:
