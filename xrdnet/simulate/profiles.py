@@ -247,12 +247,15 @@ def march_dollase_intensity(
 
 
 def peak_fwhm_deg(two_theta_deg: torch.Tensor, params: ProfileParameters, wavelength_angstrom: float,
-                  scherrer_k: float) -> torch.Tensor:
-    """FWHM (degrees) of peaks at ``two_theta_deg [P, M]``: Caglioti and Scherrer in quadrature."""
+                  scherrer_k: float, size_nm: torch.Tensor | None = None) -> torch.Tensor:
+    """FWHM (degrees) of peaks at ``two_theta_deg [P, M]``: Caglioti and Scherrer in quadrature.
+
+    ``size_nm [P, M]``: a crystallite size per peak (a sample of several phases); default the pattern's.
+    """
     theta = torch.deg2rad(two_theta_deg.to(torch.float32) / 2.0)
     tan = torch.tan(theta)
     cag2 = params.u[:, None] * tan * tan + params.v[:, None] * tan + params.w[:, None]
-    size_angstrom = 10.0 * params.size_nm[:, None]
+    size_angstrom = 10.0 * (params.size_nm[:, None] if size_nm is None else size_nm)
     scherrer = torch.rad2deg(scherrer_k * wavelength_angstrom / (size_angstrom * torch.cos(theta)))
     return torch.sqrt(cag2.clamp(min=0.0) + scherrer * scherrer).clamp(min=_FWHM_FLOOR_DEG)
 
@@ -375,6 +378,14 @@ def sample_effects(
         ``(two_theta [P, M'], intensity [P, M'], live [P, M'])`` with M' = M + ``impurity_peaks``.
         With every effect off the inputs come back unchanged (bit for bit).
     """
+    two_theta, intensity, live = phase_effects(two_theta, intensity, live, params, config, seed, pattern_ids)
+    return specimen_effects(two_theta, intensity, live, params, config, seed, pattern_ids, grid_range_deg)
+
+
+def phase_effects(two_theta: torch.Tensor, intensity: torch.Tensor, live: torch.Tensor, params: ProfileParameters,
+                  config: ProfileConfig, seed: int, pattern_ids: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The effects that belong to one phase: lattice strain and per-peak intensity errors (``[P, M]`` in and out)."""
     if config.lattice_strain != (0.0, 0.0):
         # d' = d (1 + s)  =>  sin θ' = sin θ / (1 + s); a reflection pushed past 90° is dropped.
         sin = torch.sin(torch.deg2rad(two_theta / 2.0)) / (1.0 + params.lattice_strain[:, None].double())
@@ -385,6 +396,14 @@ def sample_effects(
         # column-stable: a peak's factor must not depend on how many peaks its batch is padded to
         z = rng.normal_stable(seed, pattern_ids, 22, intensity.shape[1]).to(intensity.device)
         intensity = intensity * torch.exp(sigma * z - 0.5 * sigma * sigma)
+    return two_theta, intensity, live
+
+
+def specimen_effects(two_theta: torch.Tensor, intensity: torch.Tensor, live: torch.Tensor, params: ProfileParameters,
+                     config: ProfileConfig, seed: int, pattern_ids: torch.Tensor, grid_range_deg: tuple[float, float]
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The effects of the whole specimen, whatever phases it holds: the detection limit (relative to its
+    strongest line) and impurity lines; ``[P, M]`` in, ``[P, M + impurity_peaks]`` out."""
     if config.detection_limit[1] == 0 and config.impurity_peaks == 0:
         return two_theta, intensity, live
     strongest = torch.where(live, intensity, 0.0).amax(dim=1, keepdim=True)  # [P, 1]
@@ -452,11 +471,36 @@ def render_patterns(
     n_struct = sticks.peak_intensity.shape[0]
     k = patterns_per_structure
     owner = torch.arange(n_struct, device=device).repeat_interleave(k)  # [P]
-    params = sample_parameters(config, seed, pattern_ids)
-    params = ProfileParameters(**{f.name: getattr(params, f.name).to(device) for f in fields(params)})
-    doublet = config.kalpha2 and radiation.has_doublet
-    lam1 = float(radiation.kalpha1_angstrom) if doublet else radiation.wavelength_angstrom
+    params = draw_parameters(config, seed, pattern_ids, device)
+    two_theta, intensity, live = phase_lines(sticks, lattice, owner, params, config, seed, pattern_ids, radiation,
+                                             cells)
+    two_theta, intensity, live = specimen_effects(two_theta, intensity, live, params, config, seed, pattern_ids,
+                                                  (float(grid_deg[0]), float(grid_deg[-1])))
+    return render_lines(two_theta, intensity, live, params, config, radiation, grid_deg, seed, pattern_ids,
+                        max_entries)
 
+
+def draw_parameters(config: ProfileConfig, seed: int, pattern_ids: torch.Tensor, device) -> ProfileParameters:
+    """``sample_parameters`` moved to ``device``."""
+    params = sample_parameters(config, seed, pattern_ids)
+    return ProfileParameters(**{f.name: getattr(params, f.name).to(device) for f in fields(params)})
+
+
+def _kalpha1_or_line(config: ProfileConfig, radiation: Radiation) -> float:
+    """The wavelength the sticks were computed at: Kα1 when the doublet is rendered, else the named line."""
+    doublet = config.kalpha2 and radiation.has_doublet
+    return float(radiation.kalpha1_angstrom) if doublet else radiation.wavelength_angstrom
+
+
+def phase_lines(sticks: Sticks, lattice: torch.Tensor, owner: torch.Tensor, params: ProfileParameters,
+                config: ProfileConfig, seed: int, pattern_ids: torch.Tensor, radiation: Radiation,
+                cells: ConventionalCells | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The lines one phase contributes, for P patterns of structures ``owner [P]`` (rows of ``sticks``):
+    texture, anisotropic strain, thermal factor, lattice strain and intensity errors.
+
+    Returns ``(two_theta [P, M] float64, intensity [P, M] float32, live [P, M] bool)``.
+    """
+    lam1 = _kalpha1_or_line(config, radiation)
     intensity = march_dollase_intensity(sticks, lattice, owner, params)  # [P, M]
     two_theta = sticks.peak_two_theta_deg[owner]  # [P, M] float64
     live = sticks.peak_mask[owner]
@@ -465,8 +509,21 @@ def render_patterns(
     if config.b_iso_change_A2 != (0.0, 0.0):
         s = torch.sin(torch.deg2rad(two_theta / 2.0)) / lam1  # [P, M] 1/Å
         intensity = intensity * torch.exp(-2.0 * params.b_iso_change[:, None].double() * s * s).to(intensity.dtype)
-    two_theta, intensity, live = sample_effects(two_theta, intensity, live, params, config, seed, pattern_ids,
-                                                (float(grid_deg[0]), float(grid_deg[-1])))
+    return phase_effects(two_theta, intensity, live, params, config, seed, pattern_ids)
+
+
+def render_lines(two_theta: torch.Tensor, intensity: torch.Tensor, live: torch.Tensor, params: ProfileParameters,
+                 config: ProfileConfig, radiation: Radiation, grid_deg: torch.Tensor, seed: int,
+                 pattern_ids: torch.Tensor, max_entries: int = 1 << 24,
+                 size_nm: torch.Tensor | None = None) -> torch.Tensor:
+    """What the instrument makes of a specimen's lines ``[P, M]``: the Kα2 twins, widths, zero shift and
+    displacement, pseudo-Voigt peaks, background and counting noise; ``[P, G]`` float32, max = 1.
+
+    ``size_nm [P, M]`` gives each line its own crystallite size (a specimen of several phases).
+    """
+    device = grid_deg.device
+    lam1 = _kalpha1_or_line(config, radiation)
+    doublet = config.kalpha2 and radiation.has_doublet
     centers, areas, lams = [two_theta], [torch.where(live, intensity, 0.0)], [lam1]
     if doublet:
         ratio = float(radiation.kalpha2_angstrom) / lam1
@@ -475,7 +532,8 @@ def render_patterns(
         centers.append(torch.where(ok, torch.rad2deg(2.0 * torch.asin(sin2.clamp(max=1.0))), two_theta))
         areas.append(torch.where(ok, intensity * params.kalpha2_ratio[:, None], 0.0))
         lams.append(float(radiation.kalpha2_angstrom))
-    fwhm = torch.cat([peak_fwhm_deg(c, params, lam, config.scherrer_k) for c, lam in zip(centers, lams)], dim=1)
+    fwhm = torch.cat([peak_fwhm_deg(c, params, lam, config.scherrer_k, size_nm) for c, lam in zip(centers, lams)],
+                     dim=1)
     center = torch.cat(centers, dim=1)
     area = torch.cat(areas, dim=1)
     theta = torch.deg2rad(center / 2.0)
