@@ -1,9 +1,13 @@
 """Train the likely-mixture detector of a checkpoint and measure it (see ``xrdnet/mixture.py``).
 
-    python scripts/train_mixture_detector.py --data /work/data/real.h5 \
-        --checkpoint xrdnet/checkpoints/xrdnet-cnn-real --out xrdnet/checkpoints/xrdnet-cnn-real/mixture/ --seed 0 \
+    python scripts/train_mixture_detector.py --config configs/mixture.yaml --data data/real.h5 \
+        --checkpoint xrdnet/checkpoints/xrdnet-cnn-real --out mix/run \
         [--real ../shared/data/rruff] [--genuine FILE ...] [--single FILE ...] [--steps 1500] \
         [--evaluate-only]
+
+The recipe is ``configs/mixture.yaml`` (``xrdnet.mixture.MixtureRecipe``); a flag given overrides its
+setting. The learning-rate schedule follows the step count alone, so the same recipe and seed train the
+same detector on any machine.
 
 1. Patterns of the compound split of ``--data`` (the split the checkpoint was trained on): training
    compounds to make mixtures and single-phase examples from, validation compounds to choose the
@@ -175,49 +179,100 @@ def measured(files, grid, lam):
     return names, (np.stack(rows).astype(np.float32) if rows else np.zeros((0, len(grid)), np.float32)), errors
 
 
+def recipe_of(args):
+    """The recipe of ``--config`` (or the defaults) with the flags that were given on top."""
+    from xrdnet.config import load_config
+    from xrdnet.mixture import MixtureRecipe
+
+    recipe = load_config(args.config, MixtureRecipe) if args.config else MixtureRecipe()
+    top = {"seed": args.seed, "material": args.material, "n_eval": args.n_eval, "n_bank": args.n_bank,
+           "independent": args.independent, "threads": args.threads, "time_limit_s": args.time_limit}
+    detector = {"steps": args.steps, "batch_size": args.batch_size, "lr": args.lr}
+    recipe = replace(recipe, **{k: v for k, v in top.items() if v is not None})
+    return replace(recipe, detector=replace(recipe.detector, **{k: v for k, v in detector.items() if v is not None}))
+
+
+def specimen_sources(data: Path, recipe) -> dict:
+    """``SpecimenBatches`` of the compound split's train, val and test structures (ids kept apart)."""
+    from xrdnet.data.reader import PatternDataset
+    from xrdnet.data.specimen_batches import SpecimenBatches
+    from xrdnet.data.splits import compound_key
+
+    c = recipe.detector
+    with PatternDataset(data) as ds:
+        split = ds.structure_split("compound")
+        keys = np.array([compound_key(f) for f in ds.formula])
+    sources = {}
+    for code, name in ((0, "train"), (1, "val"), (2, "test")):
+        rows = np.flatnonzero(split == code)
+        train = name == "train"
+        sources[name] = SpecimenBatches(
+            data, rows, keys[rows], batch_size=c.batch_size if train else 256, mixture_share=c.mixture_share if train else 0.5,
+            phase_probabilities=c.phase_probabilities, min_fraction=c.min_fraction if train else 0.2, alpha=c.alpha,
+            seed=recipe.seed, first_id=code << 50, size_spread=recipe.size_spread, pool=c.pool if train else 1)
+    return sources
+
+
+def specimen_set(source, n: int) -> dict:
+    """At least ``n`` mixtures and ``n`` single phases of ``source`` (full grid), as ``rendered_set`` gives."""
+    patterns, label, n_phases = [], [], []
+    step = 0
+    while sum(len(x) for x in label) < 2 * n:
+        members, fractions, is_mix = source.draw(step)
+        patterns.append(source.render(members, fractions, source.specimen_ids(step)).numpy())
+        label.append(is_mix > 0)
+        n_phases.append((members >= 0).sum(axis=1))
+        step += 1
+    return {"patterns": np.concatenate(patterns), "is_mixture": np.concatenate(label),
+            "n_phases": np.concatenate(n_phases)}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--checkpoint", type=Path, required=True, help="the symmetry CNN the detector ships with")
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--steps", type=int, default=3000)
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--time-limit", type=float, default=600.0, help="stop training after this many seconds")
-    ap.add_argument("--threads", type=int, default=1, help="1 is fastest on a shared 2-core machine")
-    ap.add_argument("--n-eval", type=int, default=3000, help="val/test single-phase patterns and mixtures each")
+    ap.add_argument("--config", type=Path, default=None, help="the recipe (configs/mixture.yaml); flags override it")
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--time-limit", type=float, default=None, help="safety stop after this many seconds")
+    ap.add_argument("--threads", type=int, default=None, help="1 is fastest on a shared 2-core machine")
+    ap.add_argument("--n-eval", type=int, default=None, help="val/test single-phase patterns and mixtures each")
     ap.add_argument("--real", type=Path, default=ROOT.parent / "shared" / "data" / "rruff")
     ap.add_argument("--genuine", type=Path, nargs="*", default=DEFAULT_GENUINE)
     ap.add_argument("--single", type=Path, nargs="*", default=DEFAULT_SINGLE)
-    ap.add_argument("--independent", type=int, default=300,
+    ap.add_argument("--independent", type=int, default=None,
                     help="mixtures (and as many single phases) rendered from test-split structures with one "
                          "instrument per sample (render_mixtures); 0 to skip")
-    ap.add_argument("--material", choices=("sticks", "patterns"), default="sticks",
-                    help="train on samples rendered from sticks with one instrument per sample (default), or on "
-                         "mixtures of the data set's finished patterns")
-    ap.add_argument("--n-bank", type=int, default=10000, help="training structures whose sticks are rendered")
+    ap.add_argument("--material", choices=("specimens", "sticks", "patterns"), default=None,
+                    help="specimens rendered from the data set's cached sticks by the simulator's renderer (the "
+                         "recipe's), the older numpy renderer (sticks), or mixtures of finished patterns")
+    ap.add_argument("--n-bank", type=int, default=None, help="training structures of the sticks material")
     ap.add_argument("--cache", type=Path, default=None, help="folder to keep computed sticks in")
     ap.add_argument("--init", type=Path, default=None,
                     help="continue training from the detector in this folder (same architecture)")
     ap.add_argument("--lr", type=float, default=None, help="peak learning rate (default: MixtureConfig's)")
     ap.add_argument("--evaluate-only", action="store_true")
     args = ap.parse_args(argv)
+    recipe = recipe_of(args)
+    for name in ("seed", "material", "n_eval", "n_bank", "independent", "threads"):
+        setattr(args, name, getattr(recipe, name))
+    args.time_limit = recipe.time_limit_s
 
     import torch
 
     torch.set_num_threads(args.threads)
     from xrdnet.compare import load_labelled_patterns
-    from xrdnet.config import recorded_command, recorded_path
-    from xrdnet.mixture import (MixtureConfig, fit, load_mixture_detector, make_mixtures, roc_auc)
+    from xrdnet.config import config_to_dict, recorded_command, recorded_path
+    from xrdnet.mixture import fit, load_mixture_detector, make_mixtures, roc_auc
     from xrdnet.models.runs import load_run
 
     t0 = time.perf_counter()
     run = load_run(args.checkpoint)
     grid = run.two_theta_deg
     lam = run.wavelength_angstrom  # the run's own; a run that states none is refused, never read as Cu
-    config = MixtureConfig(steps=args.steps, batch_size=args.batch_size)
-    if args.lr is not None:
-        config = replace(config, lr=args.lr)
+    config = recipe.detector
     log(f"reading {args.data}")
     d = load_split_patterns(args.data, config.pool, args.n_eval, args.seed)
     if len(d["grid"]) != len(grid) or not np.allclose(d["grid"], grid, atol=1e-6):
@@ -228,9 +283,13 @@ def main(argv=None) -> int:
     test_mix = make_mixtures(d["test"], d["test_compound"], args.n_eval, seed=args.seed + 202, min_fraction=0.2)
 
     banks = stick_banks(args.data, args.n_bank, args.n_eval // 2, args.seed, args.cache) if args.material == "sticks" else None
-    if banks is not None:
-        val_r = rendered_set(banks["val"], args.n_eval // 2, args.seed + 11)
-        test_r = rendered_set(banks["test"], args.n_eval // 2, args.seed + 22)
+    specimens = specimen_sources(args.data, recipe) if args.material == "specimens" else None
+    if banks is not None or specimens is not None:
+        if banks is not None:
+            val_r = rendered_set(banks["val"], args.n_eval // 2, args.seed + 11)
+            test_r = rendered_set(banks["test"], args.n_eval // 2, args.seed + 22)
+        else:
+            val_r, test_r = (specimen_set(specimens[name], args.n_eval // 2) for name in ("val", "test"))
         half = args.n_eval // 2
         # threshold on both kinds of simulated single phase: the data set's own and rendered ones
         val_singles = np.concatenate([d["val"][:half].astype(np.float32), val_r["patterns"][~val_r["is_mixture"]]])
@@ -250,14 +309,19 @@ def main(argv=None) -> int:
             source = StickBatches(banks["train"], config, args.seed)
             config = replace(config, noise_probability=0.0)  # the renderer draws counting noise itself
             source.config = config
+        elif specimens is not None:
+            source = specimens["train"]
+            config = replace(config, noise_probability=0.0)  # the renderer draws counting noise itself
         detector = fit(d["train"], d["train_compound"], val_singles, val_mixtures, config,
                        seed=args.seed, threads=args.threads, log=log, time_limit_s=args.time_limit,
                        already_pooled=True, batch_source=source, prefetch_process=source is not None,
                        init=load_mixture_detector(args.init) if args.init else None)
-        n_compounds = len(np.unique(banks["train"].compound)) if banks is not None else d["n_train_compounds"]
+        n_compounds = (len(np.unique(banks["train"].compound)) if banks is not None else
+                       len(np.unique(specimens["train"].compound)) if specimens is not None else d["n_train_compounds"])
         detector.record.update({"data": recorded_path(args.data), "split_kind": "compound",
                                 "n_train_compounds": int(n_compounds), "checkpoint": args.checkpoint.name})
-        if banks is not None:
+        detector.record["recipe"] = config_to_dict(recipe)
+        if banks is not None or specimens is not None:
             detector.record["threshold_chosen_on"] = (
                 f"simulated validation compounds: {len(val_singles)} single-phase patterns ({half} of the data set's "
                 f"own, {len(val_singles) - half} rendered from sticks), FPR target {config.target_fpr:.0%}; "
@@ -301,8 +365,10 @@ def main(argv=None) -> int:
             "fpr": float(np.mean(r_single >= thr)), "tpr": float(np.mean(r_mix >= thr)),
             "tpr_2_phases": float(np.mean(r_mix[r_n == 2] >= thr)), "tpr_3_phases": float(np.mean(r_mix[r_n == 3] >= thr)),
             "auroc": roc_auc(r_single, r_mix),
-            "how": "test-split structures (a random subset) rendered from sticks like the training samples "
-                   "(render_from_sticks), fractions >= 0.2",
+            "how": ("test-split structures rendered from the cached sticks like the training specimens "
+                    "(render_specimens), fractions >= 0.2") if specimens is not None else
+                   ("test-split structures (a random subset) rendered from sticks like the training samples "
+                    "(render_from_sticks), fractions >= 0.2"),
         },
         "independent_rendered": None if indep is None else {
             "n_single": int(len(ind_single)), "n_mixtures": int(len(ind_mix)),

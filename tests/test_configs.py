@@ -33,6 +33,11 @@ def test_config_loads_into_its_stages(path):
     if set(data) == {"simulator"}:
         assert isinstance(load_config(path, SimulatorConfig, section="simulator"), SimulatorConfig)
         loaded += 1
+    if "detector" in data:
+        from xrdnet.mixture import MixtureRecipe
+
+        assert isinstance(load_config(path, MixtureRecipe), MixtureRecipe)
+        loaded += 1
     if "rules" in data:
         from xrdnet.explain.command import RulesConfig
 

@@ -4,7 +4,9 @@ The symmetry CNN answers one crystal system for anything it is given; a sample m
 phases gets a confident, meaningless answer. This module flags such patterns before the answer is
 trusted: a small binary 1D CNN trained on **simulated mixtures of real structures**.
 
-Training material (``StickBatches``, the default of ``scripts/train_mixture_detector.py``). The stick
+Training material. The recipe ``configs/mixture.yaml`` (``MixtureRecipe``) renders specimens per batch from
+the data set's cached sticks through the simulator's own renderer (``xrdnet.data.specimen_batches``,
+``xrdnet.simulate.mixtures``). The detector shipped until now was trained on ``StickBatches`` (below): the stick
 patterns (d, relative intensity) of training-split structures (a random 10,000 of them) are computed once by
 xrdnet's simulator (``StickBank``); every batch then renders fresh samples (``render_from_sticks``):
 half of them mixtures of 2 (60 %) or 3 (40 %) *different compounds* with Dirichlet(2) fractions, every
@@ -439,6 +441,34 @@ class MixtureConfig:
     target_fpr: float = 0.10
 
 
+@dataclass(frozen=True)
+class MixtureRecipe:
+    """How ``scripts/train_mixture_detector.py`` trains a detector (``configs/mixture.yaml``).
+
+    ``material``: ``specimens`` (rendered per batch from the data set's cached sticks through the
+    simulator's renderer, ``xrdnet.data.specimen_batches``), ``sticks`` (the older numpy renderer of this
+    module, which trained the detector shipped until 2026-12) or ``patterns`` (mixtures of finished patterns).
+    ``n_eval``: simulated val/test single phases and mixtures each; ``n_bank``: structures of the ``sticks``
+    material; ``independent``: mixtures rendered by ``render_mixtures`` for an independent test (0 = skip);
+    ``size_spread``: the phases' crystallite sizes around the specimen's (``specimens``);
+    ``time_limit_s``: a safety stop (null = none; the schedule follows ``detector.steps``).
+    """
+
+    seed: int = 0
+    material: str = "specimens"
+    n_eval: int = 3000
+    n_bank: int = 10000
+    independent: int = 300
+    size_spread: float = 0.5
+    threads: int = 1
+    time_limit_s: float | None = None
+    detector: MixtureConfig = field(default_factory=MixtureConfig)
+
+    def __post_init__(self) -> None:
+        if self.material not in ("specimens", "sticks", "patterns"):
+            raise ValueError(f"material must be specimens, sticks or patterns, got {self.material!r}")
+
+
 def _make_net(config: MixtureConfig):
     import torch
     from torch import nn
@@ -699,9 +729,9 @@ def fit(train_patterns: np.ndarray, train_compound: Sequence, val_singles: np.nd
     patterns (e.g. ``StickBatches``: mixtures and single phases rendered from sticks);
     ``prefetch_process`` runs it in one forked process while the network trains. ``init``: a detector
     of the same architecture to continue from (its weights; the schedule starts afresh).
-    ``time_limit_s`` stops training after that many seconds; the cosine learning-rate
-    schedule then follows the elapsed time (whichever of steps and time runs out first), so a
-    time-limited run still ends annealed (the number of steps it does depends on the machine).
+    The learning rate follows the step alone (warm-up, then a cosine over ``config.steps``), so the same
+    config and seed train the same detector on any machine. ``time_limit_s`` is a safety stop only: a run
+    it stops ends before its schedule does, and ``record["stopped_by_time_limit"]`` says so.
     """
     import torch
 
@@ -719,13 +749,11 @@ def fit(train_patterns: np.ndarray, train_compound: Sequence, val_singles: np.nd
     loss_fn = torch.nn.BCEWithLogitsLoss()
     warmup = max(1, config.steps // 20)
 
-    def lr_at(step: int, elapsed: float) -> float:
-        # warm-up, then cosine over the steps or the time limit, whichever runs out first
+    def lr_at(step: int) -> float:
+        # warm-up, then cosine over the steps: a function of the step alone, so a run is reproducible
         if step < warmup:
             return config.lr * (step + 1) / warmup
         progress = (step - warmup) / max(1, config.steps - warmup)
-        if time_limit_s:
-            progress = max(progress, elapsed / time_limit_s)
         return config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
     # a continued run draws new batches: its steps are numbered after those of the runs before it
@@ -740,12 +768,13 @@ def fit(train_patterns: np.ndarray, train_compound: Sequence, val_singles: np.nd
                else (batch_source(i + offset) for i in range(config.steps)))
     start = time.perf_counter()
     running, step, lr = 0.0, 0, 0.0
+    stopped_by_time = False
     net.train()
     for step, (pooled, target) in enumerate(batches):
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), 3, step]))
         batch = augment(np.asarray(pooled, np.float32), rng, config)
         loss = loss_fn(net(torch.from_numpy(batch)), torch.from_numpy(np.asarray(target, np.float32)))
-        lr = lr_at(step, time.perf_counter() - start)
+        lr = lr_at(step)
         for group in opt.param_groups:
             group["lr"] = lr
         opt.zero_grad(set_to_none=True)
@@ -758,8 +787,9 @@ def fit(train_patterns: np.ndarray, train_compound: Sequence, val_singles: np.nd
             log(f"step {step:5d}/{config.steps}  loss {running:.4f}  lr {lr:.2e}  "
                 f"{time.perf_counter() - start:.0f} s")
         if time_limit_s is not None and time.perf_counter() - start > time_limit_s:
+            stopped_by_time = True
             if log:
-                log(f"time limit reached at step {step}")
+                log(f"time limit reached at step {step} of {config.steps}: stopped before the schedule ended")
             break
     if prefetch_process:
         batches.close()
@@ -774,6 +804,8 @@ def fit(train_patterns: np.ndarray, train_compound: Sequence, val_singles: np.nd
         "n_points": n_points,
         "seed": int(seed),
         "steps_done": int(step + 1),
+        "steps_scheduled": int(config.steps),
+        "stopped_by_time_limit": stopped_by_time,
         "train_seconds": round(train_seconds, 1),
         "training_material": getattr(batch_source, "description", "patterns"),
         "continued_from": history,
