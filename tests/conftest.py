@@ -13,6 +13,19 @@ import torch
 DATA = Path(__file__).parent / "data"
 
 
+def train_tiny_cnn(data_path: Path, folder: Path) -> Path:
+    """A one-epoch CNN run of a few thousand weights on ``data_path`` (e.g. ``tiny_dataset``) in ``folder``."""
+    from xrdnet.data.datamodule import DataConfig
+    from xrdnet.models.cnn import CNNConfig
+    from xrdnet.train import TrainConfig, TrainerConfig, train
+
+    train(TrainConfig(model="cnn", data=DataConfig(batch_size=16),
+                      cnn=CNNConfig(channels=(8, 8, 16), hidden=32, stem_stride=2),
+                      trainer=TrainerConfig(max_epochs=1, progress_bar=False, accelerator="cpu", devices=1)),
+          data_path, folder)
+    return folder
+
+
 def pytest_collection_modifyitems(config, items):
     if torch.cuda.is_available():
         return

@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xrdnet.data.datamodule import DataConfig
 from xrdnet.features import q_inv_angstrom_from_two_theta
-from xrdnet.models.cnn import CNNConfig
 from xrdnet.models.forest import ForestConfig
 from xrdnet.predict import predict_files
 from xrdnet.simulate import XRDSimulator
 from xrdnet.symmetry import crystal_system_index
-from xrdnet.train import TrainConfig, TrainerConfig, train
+from xrdnet.train import TrainConfig, train
+
+from .conftest import train_tiny_cnn
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 ENV = dict(os.environ, PYTHONWARNINGS="ignore")
@@ -28,11 +28,7 @@ ENV = dict(os.environ, PYTHONWARNINGS="ignore")
 @pytest.fixture(scope="module")
 def checkpoint(tiny_dataset, tmp_path_factory):
     folder = tmp_path_factory.mktemp("ckpt") / "cnn"
-    train(TrainConfig(model="cnn", data=DataConfig(batch_size=16),
-                      cnn=CNNConfig(channels=(8, 8, 16), hidden=32, stem_stride=2),
-                      trainer=TrainerConfig(max_epochs=1, progress_bar=False, accelerator="cpu", devices=1)),
-          tiny_dataset, folder)
-    return folder
+    return train_tiny_cnn(tiny_dataset, folder)
 
 
 @pytest.fixture(scope="module")

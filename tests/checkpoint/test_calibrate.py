@@ -10,20 +10,15 @@ import pytest
 from xrdnet.checkpoint import ModelCard
 from xrdnet.cli import main
 from xrdnet.data import PatternDataset
-from xrdnet.data.datamodule import DataConfig
-from xrdnet.models.cnn import CNNConfig
 from xrdnet.symmetry import crystal_system_index
-from xrdnet.train import TrainConfig, TrainerConfig, train
+
+from ..conftest import train_tiny_cnn
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tiny_dataset, tmp_path_factory):
     folder = tmp_path_factory.mktemp("calibrate") / "cnn"
-    train(TrainConfig(model="cnn", data=DataConfig(batch_size=16),
-                      cnn=CNNConfig(channels=(8, 8, 16), hidden=32, stem_stride=2),
-                      trainer=TrainerConfig(max_epochs=1, progress_bar=False, accelerator="cpu", devices=1)),
-          tiny_dataset, folder)
-    return folder
+    return train_tiny_cnn(tiny_dataset, folder)
 
 
 @pytest.fixture(scope="module")

@@ -9,21 +9,16 @@ import numpy as np
 import pytest
 
 from xrdnet.cli import main
-from xrdnet.data.datamodule import DataConfig
 from xrdnet.explain.command import OUTPUT_FILES, RulesConfig, compute_rule_inputs
 from xrdnet.explain.rule_export import apply_tree_json
-from xrdnet.models.cnn import CNNConfig
-from xrdnet.train import TrainConfig, TrainerConfig, train
+
+from ..conftest import train_tiny_cnn
 
 
 @pytest.fixture(scope="module")
 def tiny_cnn(tiny_dataset, tmp_path_factory):
     folder = tmp_path_factory.mktemp("rules") / "cnn"
-    train(TrainConfig(model="cnn", data=DataConfig(batch_size=16), cnn=CNNConfig(channels=(8, 8, 16), hidden=32,
-                                                                                 stem_stride=2),
-                      trainer=TrainerConfig(max_epochs=1, progress_bar=False, accelerator="cpu", devices=1)),
-          tiny_dataset, folder)
-    return folder
+    return train_tiny_cnn(tiny_dataset, folder)
 
 
 def test_rules_command_writes_every_export(tiny_dataset, tiny_cnn, tmp_path, capsys):

@@ -37,8 +37,6 @@ from xrdnet.structures.sources import SOURCES as _SOURCE_REGISTRY
 from xrdnet.structures.sources import UnitLog, check_source_settings, n_units, open_source
 from xrdnet.structures.synthetic import SyntheticConfig
 
-SOURCES = tuple(_SOURCE_REGISTRY)  # the names SimulateConfig.source accepts (xrdnet.structures.sources)
-
 
 @dataclass(frozen=True)
 class SimulateConfig:
