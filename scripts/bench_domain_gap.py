@@ -27,7 +27,7 @@ import numpy as np
 
 from xrdnet.compare import compare_runs, load_labelled_patterns
 from xrdnet.data.reader import PatternDataset
-from xrdnet.features import PeakFinderConfig, find_peaks
+from xrdnet.peak_finder import PeakFinderConfig, find_peaks
 
 MATCH_TOLERANCE_DEG = 0.1  # a simulated and a measured peak closer than this are the same reflection
 N_STRONGEST = 10

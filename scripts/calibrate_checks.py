@@ -37,7 +37,8 @@ import numpy as np
 from xrdnet import checks
 from xrdnet.checks.sweep import choose, is_one_family, run_checks, sweep  # noqa: F401 - the rule lives there
 from xrdnet.config import recorded_command, recorded_path
-from xrdnet.features import PeakFinderConfig, find_peaks, q_inv_angstrom_from_two_theta
+from xrdnet.peak_finder import PeakFinderConfig, find_peaks
+from xrdnet.units import q_inv_angstrom_from_two_theta
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / "data" / "real.h5"
 """The repository's own data set, wherever the checkout lives (a fixed absolute path works on one machine)."""

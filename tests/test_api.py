@@ -26,11 +26,11 @@ from xrdnet.calibration import (
     training_prior,
 )
 from xrdnet.data.datamodule import DataConfig
-from xrdnet.features import q_inv_angstrom_from_two_theta
 from xrdnet.models.cnn import CNNConfig
 from xrdnet.models.forest import ForestConfig
 from xrdnet.simulate import XRDSimulator
 from xrdnet.train import TrainConfig, TrainerConfig, train
+from xrdnet.units import q_inv_angstrom_from_two_theta
 
 GRID = np.round(np.arange(5.0, 90.0 + 1e-9, 0.01), 4)  # the shipped model's grid
 LAM = 1.54056

@@ -7,15 +7,17 @@ import pytest
 
 from xrdnet.features import (
     SUZUKI_FEATURE_NAMES,
+    profile_feature_names,
+    profile_features,
+    suzuki_feature_names,
+    suzuki_features,
+)
+from xrdnet.peak_finder import (
     PeakFinderConfig,
     d_angstrom_from_two_theta,
     find_peaks,
     find_peaks_batch,
-    profile_feature_names,
-    profile_features,
     q_inv_angstrom_from_two_theta,
-    suzuki_feature_names,
-    suzuki_features,
     two_theta_deg_from_q,
 )
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xrdnet.features import q_inv_angstrom_from_two_theta
 from xrdnet.models.forest import ForestConfig
 from xrdnet.predict import predict_files
 from xrdnet.simulate import XRDSimulator
 from xrdnet.symmetry import crystal_system_index
 from xrdnet.train import TrainConfig, train
+from xrdnet.units import q_inv_angstrom_from_two_theta
 
 from .conftest import train_tiny_cnn
 
@@ -191,9 +191,10 @@ def _rule_checkpoint(checkpoint, tmp_path, labels_from_model: bool):
     from sklearn.tree import DecisionTreeClassifier
 
     from xrdnet.data import PatternDataset
-    from xrdnet.explain.rule_export import tree_to_json
-    from xrdnet.features import PeakFinderConfig, interpretable_features
+    from xrdnet.explain.tree_json import tree_to_json
+    from xrdnet.features import interpretable_features
     from xrdnet.models.runs import load_run
+    from xrdnet.peak_finder import PeakFinderConfig
     from xrdnet.symmetry import CRYSTAL_SYSTEMS
 
     folder = tmp_path / ("agree" if labels_from_model else "disagree")

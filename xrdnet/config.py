@@ -205,7 +205,7 @@ def recorded_path(path: str | Path) -> str:
     Records travel with the package; an absolute path names the machine they were made on and is wrong
     everywhere else. A relative path is kept as given (relative to the directory the command ran in, the
     repository root by convention); an absolute one is made relative to the current directory
-    (``/work/shared/data/rruff`` run from ``/work/main`` is ``../shared/data/rruff``), or becomes its bare
+    (``<root>/shared/data/rruff`` run from ``<root>/main`` is ``../shared/data/rruff``), or becomes its bare
     name where no relative path exists (another drive on Windows).
     """
     text = str(path)

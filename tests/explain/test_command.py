@@ -10,7 +10,7 @@ import pytest
 
 from xrdnet.cli import main
 from xrdnet.explain.command import OUTPUT_FILES, RulesConfig, compute_rule_inputs
-from xrdnet.explain.rule_export import apply_tree_json
+from xrdnet.explain.tree_json import apply_tree_json
 
 from ..conftest import train_tiny_cnn
 

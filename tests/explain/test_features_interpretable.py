@@ -11,8 +11,8 @@ from xrdnet.features import (
     cubic_index_fraction,
     interpretable_feature_specs,
     interpretable_features,
-    two_theta_deg_from_q,
 )
+from xrdnet.units import two_theta_deg_from_q
 
 LAMBDA = 1.5406
 GRID = np.arange(10.0, 80.0, 0.02)

@@ -8,23 +8,26 @@ import numpy as np
 import pytest
 from sklearn.tree import DecisionTreeClassifier
 
-from xrdnet.explain.rule_export import (
-    Condition,
-    apply_tree_json,
+from xrdnet.explain.rule_figures import tree_figure
+from xrdnet.explain.rule_text import (
     format_condition,
     one_line_rule,
-    predict_patterns_with_tree_json,
-    rule_covers,
     rule_text,
     rules_to_latex,
     rules_to_markdown,
     rules_to_text,
-    tree_figure,
+)
+from xrdnet.explain.surrogate import SplitData, fit_surrogate
+from xrdnet.explain.tree_json import (
+    Condition,
+    apply_tree_json,
+    predict_patterns_with_tree_json,
+    rule_covers,
     tree_rules,
     tree_to_json,
 )
-from xrdnet.explain.surrogate import SplitData, fit_surrogate
-from xrdnet.features import PeakFinderConfig, interpretable_feature_specs, interpretable_features
+from xrdnet.features import interpretable_feature_specs, interpretable_features
+from xrdnet.peak_finder import PeakFinderConfig
 
 SPEC = {s.name: s for s in interpretable_feature_specs(10)}
 
@@ -85,7 +88,7 @@ def test_json_applied_to_patterns_gives_the_same_predictions_as_the_tree():
     X, specs = interpretable_features(patterns, grid, 1.5406, n_peaks=6, config=config)
     y = (X[:, [s.name for s in specs].index("n_peaks")] > 8).astype(int)
     s = fit_surrogate("cubic", SplitData(X, y, y), SplitData(X, y, y), specs, max_depth=3)
-    from xrdnet.explain.rule_export import surrogate_to_json
+    from xrdnet.explain.tree_json import surrogate_to_json
 
     doc = surrogate_to_json(s, {"n_peaks": 6, "peak_finder": {"smooth_points": 0}})
     np.testing.assert_array_equal(predict_patterns_with_tree_json(doc, patterns, grid, 1.5406), s.tree.predict(X))
@@ -135,7 +138,7 @@ def stump_on_peak_count(n=6000):
 
 
 def test_rule_text_one_line_rule_and_documents():
-    from xrdnet.explain.rule_export import surrogate_to_json
+    from xrdnet.explain.tree_json import surrogate_to_json
 
     s = stump_on_peak_count()
     doc = surrogate_to_json(s)
@@ -187,7 +190,7 @@ def test_present_versus_missing_split_is_strict_json_and_reads_as_peak_counts():
 
 
 def test_headline_is_the_rule_with_the_largest_gain_over_the_constant():
-    from xrdnet.explain.rule_export import headline_rule
+    from xrdnet.explain.rule_text import headline_rule
 
     # The model says "mono" (0) mostly; "cubic" (6) exactly when there are few peaks, and "hex"
     # (5) for a handful of patterns no feature describes. A depth-1 tree on the peak count is the
@@ -220,7 +223,8 @@ def test_headline_is_the_rule_with_the_largest_gain_over_the_constant():
 def test_rules_figure_fits_a_journal_column(tmp_path):
     import matplotlib.image as mpimg
 
-    from xrdnet.explain.rule_export import COLUMN_WIDTH_MM, rules_figure, surrogate_to_json
+    from xrdnet.explain.rule_figures import COLUMN_WIDTH_MM, rules_figure
+    from xrdnet.explain.tree_json import surrogate_to_json
 
     doc = surrogate_to_json(stump_on_peak_count())
     png, svg = rules_figure(doc, [tmp_path / "r.png", tmp_path / "r.svg"])

@@ -70,7 +70,9 @@ def test_checkpoints_of_compiled_models_load_with_their_weights(tiny_dataset, tm
     path = tmp_path / "cnn" / "model.ckpt"
     model = CNNClassifier.from_checkpoint(path)
     # A checkpoint written when the net was wrapped by torch.compile (names under net._orig_mod.).
-    ckpt = torch.load(path, weights_only=False)
+    from xrdnet.models.safe_load import load_checkpoint_file
+
+    ckpt = load_checkpoint_file(path)
     ckpt["state_dict"] = {k.replace("net.", "net._orig_mod.", 1): v for k, v in ckpt["state_dict"].items()}
     torch.save(ckpt, tmp_path / "compiled.ckpt")
     old = CNNClassifier.from_checkpoint(tmp_path / "compiled.ckpt")

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from xrdnet.config import ConfigError, config_from_dict, load_config, recorded_path
-from xrdnet.features import PeakFinderConfig
 from xrdnet.models.forest import ForestConfig, ForestModel
+from xrdnet.peak_finder import PeakFinderConfig
 
 CU_KA = 1.54184
 GRID = np.round(np.arange(10.0, 60.0 + 0.01, 0.02), 6)  # 2501 points: small and fast

@@ -1,6 +1,6 @@
 """The optional parts of a checkpoint folder: the surrogate rules and the mixture detector.
 
-Each is read through the module that owns its format (``rule_export.load_tree_json`` with its
+Each is read through the module that owns its format (``tree_json.load_tree_json`` with its
 format and version check; ``mixture.load_mixture_detector``, weights-only), so the checkpoint
 knows where they live, not how they are written.
 """
@@ -26,7 +26,7 @@ def load_rules(folder: Path) -> dict | None:
     A tree of another format or version is refused (ValueError naming the file): explaining answers
     with a tree read by guesswork would attach wrong rules to right answers.
     """
-    from xrdnet.explain.rule_export import load_tree_json
+    from xrdnet.explain.tree_json import load_tree_json
 
     path = Path(folder) / RULES_TREE
     return load_tree_json(path) if path.is_file() else None

@@ -66,7 +66,7 @@ def one_family(two_theta: np.ndarray, heights: np.ndarray, wavelength_angstrom: 
 
     ``two_theta [n]`` (°, at ``wavelength_angstrom``) and ``heights [n]`` of the sharp peaks.
     """
-    from xrdnet.features import q_inv_angstrom_from_two_theta
+    from xrdnet.units import q_inv_angstrom_from_two_theta
 
     if len(two_theta) == 0:
         return None

@@ -35,7 +35,7 @@ from xrdnet.data.splits import assign_splits, check_fractions, structure_keys
 from xrdnet.simulate import SimulatorConfig, XRDSimulator
 from xrdnet.structures.sources import SOURCES as _SOURCE_REGISTRY
 from xrdnet.structures.sources import UnitLog, check_source_settings, n_units, open_source
-from xrdnet.structures.synthetic import SyntheticConfig
+from xrdnet.structures.synthetic_config import SyntheticConfig
 
 
 @dataclass(frozen=True)

@@ -25,16 +25,13 @@ import numpy as np
 
 from xrdnet.config import config_to_dict, recorded_path, save_config
 from xrdnet.data.splits import SPLIT_KINDS, SPLIT_NAMES
-from xrdnet.explain.rule_export import (
+from xrdnet.explain.rule_figures import rules_figure
+from xrdnet.explain.rule_text import (
     headline_rule,
     rule_conditions_text,
-    rule_covers,
-    rules_figure,
-    tree_rules,
     rules_to_latex,
     rules_to_markdown,
     rules_to_text,
-    surrogate_to_json,
     sweep_to_markdown,
     write_sweep_csv,
 )
@@ -48,7 +45,9 @@ from xrdnet.explain.surrogate import (
     one_vs_rest,
     target_labels,
 )
-from xrdnet.features import FeatureSpec, PeakFinderConfig, interpretable_features
+from xrdnet.explain.tree_json import rule_covers, surrogate_to_json, tree_rules
+from xrdnet.features import FeatureSpec, interpretable_features
+from xrdnet.peak_finder import PeakFinderConfig
 from xrdnet.symmetry import CRYSTAL_SYSTEMS
 
 OUTPUT_FILES = ("rules.txt", "rules.md", "rules.tex", "tree.json", "figure_tree.json", "tree.png", "tree.svg",

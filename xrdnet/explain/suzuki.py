@@ -16,15 +16,9 @@ from typing import Sequence
 
 import numpy as np
 
-from xrdnet.explain.rule_export import (
-    Condition,
-    format_condition,
-    format_count,
-    rule_conditions_text,
-    tree_rules,
-    tree_to_json,
-)
+from xrdnet.explain.rule_text import format_condition, format_count, rule_conditions_text
 from xrdnet.explain.surrogate import CUBIC
+from xrdnet.explain.tree_json import Condition, tree_rules, tree_to_json
 from xrdnet.features import FeatureSpec
 
 FEATURE_SETS = ("suzuki", "n_peaks", "all")

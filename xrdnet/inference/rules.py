@@ -13,8 +13,9 @@ from xrdnet.inference.result import ClassScore, RuleExplanation
 
 def rule_for_pattern(tree_json: dict, row: np.ndarray, grid: np.ndarray, wavelength_angstrom: float):
     """The ``Rule`` of ``tree_json`` whose leaf the pattern ``row [G]`` reaches (None if none covers it)."""
-    from xrdnet.explain.rule_export import rule_covers, tree_rules
-    from xrdnet.features import PeakFinderConfig, interpretable_features
+    from xrdnet.explain.tree_json import rule_covers, tree_rules
+    from xrdnet.features import interpretable_features
+    from xrdnet.peak_finder import PeakFinderConfig
 
     extraction = tree_json.get("feature_extraction") or {}
     config = PeakFinderConfig(**(extraction.get("peak_finder") or {}))
@@ -41,7 +42,7 @@ def explain(tree_json: dict, row: np.ndarray, grid: np.ndarray, wavelength_angst
     agrees = rule.class_name == cs.name or ("space_group" in target and rule.label == sg.index)
     if not agrees:
         return None
-    from xrdnet.explain.rule_export import rule_text
+    from xrdnet.explain.rule_text import rule_text
 
     h = rule.held_out or {}
     return RuleExplanation(rule_text(rule), rule.class_name, h.get("fidelity"), h.get("accuracy"), h.get("n"))

@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 
 from xrdnet.simulate.wavelengths import Radiation, resolve_radiation
+from xrdnet.units import q_inv_angstrom_from_two_theta, sin_theta_of_q, two_theta_deg_from_sin_theta
 
 MIN_POINTS = 20
 """Fewest data points accepted: fewer cannot be a powder pattern worth classifying."""
@@ -159,11 +160,13 @@ class Scan:
 
 
 def q_of_two_theta(two_theta_deg, wavelength_angstrom: float) -> np.ndarray:
-    return 4.0 * np.pi * np.sin(np.deg2rad(np.asarray(two_theta_deg, dtype=np.float64) / 2.0)) / wavelength_angstrom
+    """Q in 1/Å of ``two_theta_deg`` at λ (``xrdnet.units``)."""
+    return q_inv_angstrom_from_two_theta(two_theta_deg, wavelength_angstrom)
 
 
 def two_theta_of_q(q, wavelength_angstrom: float) -> np.ndarray:
-    return 2.0 * np.rad2deg(np.arcsin(np.asarray(q, dtype=np.float64) * wavelength_angstrom / (4.0 * np.pi)))
+    """2θ in degrees of ``q`` at λ; the caller has checked that every point is reachable (sin θ < 1)."""
+    return two_theta_deg_from_sin_theta(sin_theta_of_q(q, wavelength_angstrom))
 
 
 # --------------------------------------------------------------------------- wavelengths
@@ -442,8 +445,7 @@ def finish(path: Path, scan: Scan, wavelength_arg: float | None, arg_meta: dict,
         q = x if unit == "q" else 2.0 * np.pi / x
         two_theta = None
         if wavelength is not None:
-            s = q * wavelength / (4.0 * np.pi)
-            if np.all(s < 1.0):
+            if np.all(sin_theta_of_q(q, wavelength) < 1.0):
                 two_theta = two_theta_of_q(q, wavelength)
             else:
                 warnings.append(f"Q up to {q[-1]:.3f} 1/Å is beyond 2θ = 180° at λ = {wavelength:.5f} Å; "

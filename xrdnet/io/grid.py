@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from xrdnet.io.core import NO_INTENSITY, NO_OVERLAP, UNREACHABLE, MeasuredPattern, PatternFileError, q_of_two_theta
+from xrdnet.units import sin_theta_of_q, two_theta_deg_from_sin_theta
 
 
 def to_model_grid(pattern: MeasuredPattern, grid_two_theta_deg, model_wavelength_angstrom: float,
@@ -59,14 +60,14 @@ def to_model_grid(pattern: MeasuredPattern, grid_two_theta_deg, model_wavelength
                                                             window_deg=0.1 if from_q else 1.5), 0.0, None)
     n_beyond = 0
     if converted:
-        sin_theta = q * lam_model / (4.0 * np.pi)
+        sin_theta = sin_theta_of_q(q, lam_model)
         keep = (sin_theta < 1.0) & (sin_theta > 0.0)
         n_beyond = int(np.count_nonzero(sin_theta >= 1.0))
         if np.count_nonzero(keep) < 2:
             raise PatternFileError(pattern.path, f"no measured point (Q {q[0]:.3f}–{q[-1]:.3f} 1/Å) is "
                                                  f"reachable at the model's wavelength {lam_model:.5f} Å",
                                    UNREACHABLE)
-        x = 2.0 * np.rad2deg(np.arcsin(sin_theta[keep]))
+        x = two_theta_deg_from_sin_theta(sin_theta[keep])
         y = intensity[keep]
     else:
         x, y = two_theta, intensity

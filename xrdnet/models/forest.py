@@ -3,7 +3,7 @@
 Two independent classifiers, as in Suzuki et al. (2020, Sci. Rep. 10, 21790): one for the crystal
 system (7 classes) and one for the space group (230 classes), each fitted on the same features.
 Feature set ``suzuki`` is their vector (Q of the first 10 peaks + the peak count, from the shared
-peak finder in ``xrdnet.features``); ``profile`` is the pattern block-max downsampled by
+peak finder in ``xrdnet.peak_finder``); ``profile`` is the pattern block-max downsampled by
 ``profile_factor``. Probabilities always come back full width (``[P, 7]`` and ``[P, 230]``, column j
 of the latter = space group j+1), zero for classes the training data never had, so the forest goes
 through the same evaluation code as the CNN.
@@ -23,15 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from xrdnet.config import config_from_dict, config_to_dict, load_config, save_config
-from xrdnet.features import (
-    PeakFinderConfig,
-    profile_feature_names,
-    profile_features,
-    q_inv_angstrom_from_two_theta,
-    suzuki_feature_names,
-    suzuki_features,
-)
+from xrdnet.features import profile_feature_names, profile_features, suzuki_feature_names, suzuki_features
+from xrdnet.peak_finder import PeakFinderConfig
 from xrdnet.symmetry import N_CRYSTAL_SYSTEMS, N_SPACE_GROUPS
+from xrdnet.units import q_inv_angstrom_from_two_theta, sin_theta_of_q, two_theta_deg_from_sin_theta
 
 KINDS = ("extra_trees", "random_forest")
 FEATURE_SETS = ("suzuki", "profile")
@@ -167,9 +162,9 @@ def _resample(patterns: np.ndarray, two_theta_deg: np.ndarray, wavelength_angstr
     reflections sit at the training wavelength; points no reflection can reach at λ' are dropped.
     """
     q = q_inv_angstrom_from_two_theta(two_theta_deg, wavelength_angstrom)
-    sin_theta = q * grid_wavelength_angstrom / (4.0 * np.pi)
+    sin_theta = sin_theta_of_q(q, grid_wavelength_angstrom)
     keep = sin_theta <= 1.0
-    x = 2.0 * np.rad2deg(np.arcsin(sin_theta[keep]))
+    x = two_theta_deg_from_sin_theta(sin_theta[keep])
     out = np.zeros((len(patterns), len(grid_deg)), dtype=np.float32)
     if len(x) < 2:
         return out

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from xrdnet.units import sin_theta_of_q, two_theta_deg_from_sin_theta
+
 
 def ordered_axis(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     """``(x [M], y [M], was_decreasing)``: increasing unique ``x``, intensities clipped at zero.
@@ -41,8 +43,8 @@ def two_theta_at_model(q_inv_angstrom: np.ndarray, y: np.ndarray, wavelength_ang
     Sorted by Q, so 2θ increases; ``y [M]`` follows its points.
     """
     q = q_inv_angstrom
-    ok = (q > 0) & (q * wavelength_angstrom / (4 * np.pi) < 1.0)
+    ok = (q > 0) & (sin_theta_of_q(q, wavelength_angstrom) < 1.0)
     q, y = q[ok], y[ok]
     o = np.argsort(q)
     q, y = q[o], y[o]
-    return 2.0 * np.rad2deg(np.arcsin(q * wavelength_angstrom / (4 * np.pi))), y
+    return two_theta_deg_from_sin_theta(sin_theta_of_q(q, wavelength_angstrom)), y

@@ -37,7 +37,7 @@ def peak_measurements(row: np.ndarray, grid_two_theta_deg: np.ndarray, noise: fl
     noise σ high and prominent. ``noise``: σ of the measured points on the row's scale; estimated from
     the row's non-zero points when None.
     """
-    from xrdnet.features import PeakFinderConfig, find_peaks
+    from xrdnet.peak_finder import PeakFinderConfig, find_peaks
 
     grid = grid_two_theta_deg
     sigma = noise_sigma(row[row > 0]) if noise is None else float(noise)
@@ -59,7 +59,7 @@ def peak_measurements(row: np.ndarray, grid_two_theta_deg: np.ndarray, noise: fl
 
 def shown_peaks(row: np.ndarray, grid_two_theta_deg: np.ndarray) -> list[float]:
     """The peaks a result lists (2θ °, rounded to 0.001°): the shared finder as features and rules use it."""
-    from xrdnet.features import PeakFinderConfig, find_peaks
+    from xrdnet.peak_finder import PeakFinderConfig, find_peaks
 
     found = find_peaks(row, grid_two_theta_deg, PeakFinderConfig())
     return [round(float(t), 3) for t in found.two_theta_deg]

@@ -6,8 +6,9 @@ and provenance) lazily; ``StructureBatch`` turns a list of them into padded tens
 
 from xrdnet.structures.cif_folder import SkipReport, iter_cif_folder
 from xrdnet.structures.labelled import LabelledStructure
-from xrdnet.structures.synthetic import GenerationError, GenerationStats, SyntheticConfig
+from xrdnet.structures.synthetic import GenerationError, GenerationStats
 from xrdnet.structures.synthetic import generate as generate_synthetic
+from xrdnet.structures.synthetic_config import SyntheticConfig
 
 __all__ = [
     "GenerationError",

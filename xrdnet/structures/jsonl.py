@@ -171,7 +171,7 @@ def label_record(raw: RawRecord, symprec: float) -> tuple[int, object, str | Non
     far faster than pymatgen objects.
     """
     from xrdnet.data.records import StructureRecords
-    from xrdnet.structures.synthetic import AttemptTimeout, _time_limit
+    from xrdnet.structures.time_limit import AttemptTimeout, _time_limit
 
     where = f"{Path(raw.file).name}:{raw.line}"
     if raw.text.startswith("\0"):

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 from xrdnet.data.records import StructureRecords
 from xrdnet.structures.sources import UnitLog
-from xrdnet.structures.synthetic import SyntheticConfig, generate
+from xrdnet.structures.synthetic import generate
+from xrdnet.structures.synthetic_config import SyntheticConfig
 
 
 class SyntheticSource:
