@@ -128,54 +128,10 @@ def test_load_returns_none_without_detector(tmp_path):
     assert load_mixture_detector(tmp_path) is None
 
 
-def tiny_bank():
-    from xrdnet.mixture import StickBank
-
-    d = [np.array([3.5, 2.8, 2.0]), np.array([4.1, 2.5, 1.6, 1.3]), np.array([3.0, 1.9]), np.array([5.0, 2.2])]
-    inten = [np.array([1.0, 0.5, 0.3]), np.array([1.0, 0.8, 0.2, 0.1]), np.array([1.0, 0.6]), np.array([0.4, 1.0])]
-    offsets = np.cumsum([0] + [len(x) for x in d])
-    return StickBank(np.concatenate(d), np.concatenate(inten).astype(np.float32), offsets, np.array([0, 1, 2, 3]))
-
-
-def test_render_from_sticks_shares_one_instrument_and_is_seeded(tmp_path):
-    from xrdnet.mixture import RenderConfig, StickBank, render_from_sticks
-
-    bank = tiny_bank()
-    members = np.array([[0, 1, -1], [0, -1, -1], [1, 2, 3]])
-    fractions = np.array([[0.5, 0.5, 0.0], [1.0, 0.0, 0.0], [0.3, 0.3, 0.4]])
-    a = render_from_sticks(bank, members, fractions, seed=4)
-    b = render_from_sticks(bank, members, fractions, seed=4)
-    assert a.shape == (3, 8501) and a.dtype == np.float32
-    np.testing.assert_array_equal(a, b)
-    np.testing.assert_allclose(a.max(axis=1), 1.0, rtol=1e-6)
-    assert not np.array_equal(a, render_from_sticks(bank, members, fractions, seed=5))
-    # a clean two-phase sample shows the strongest line of both phases (Kα1 at d = 3.5 and 4.1 Å)
-    clean = RenderConfig(background_level=(0, 0), log10_counts=(8, 8), impurity_peaks=0, strain=(0, 0),
-                         intensity_sigma=(0, 0), zero_shift_deg=(0, 0), displacement_mm=(0, 0))
-    x = render_from_sticks(bank, members[:1], fractions[:1], seed=0, config=clean)[0]
-    grid = np.linspace(5, 90, 8501)
-    for d in (3.5, 4.1):
-        tt = 2 * np.rad2deg(np.arcsin(1.54056 / (2 * d)))
-        assert x[np.abs(grid - tt) < 0.1].max() > 0.3
-    bank.save(tmp_path / "bank.npz")
-    again = StickBank.load(tmp_path / "bank.npz")
-    np.testing.assert_array_equal(again.d_angstrom, bank.d_angstrom)
-
-
-def test_stick_batches_label_mixtures_first():
-    from xrdnet.mixture import StickBatches
-
-    config = MixtureConfig(batch_size=8, mixture_share=0.5)
-    batches = StickBatches(tiny_bank(), config, seed=0)
-    x, y = batches(0)
-    assert x.shape == (8, -(-8501 // config.pool)) and y.tolist() == [1.0] * 4 + [0.0] * 4
-    x2, _ = batches(0)
-    np.testing.assert_array_equal(x, x2)
-
-
-def test_the_recipe_file_loads_and_its_schedule_reproduces_a_detector(tiny_dataset):
+def test_the_recipe_file_loads_and_its_schedule_reproduces_a_detector(tiny_dataset, tmp_path):
     """configs/mixture.yaml is a MixtureRecipe; training by its step schedule on specimens rendered from
-    cached sticks gives the same weights twice, and a time limit that never fires changes nothing."""
+    cached sticks gives the same weights twice, a time limit that never fires changes nothing, and two legs
+    give the weights of one run."""
     from pathlib import Path
 
     import torch
@@ -205,3 +161,38 @@ def test_the_recipe_file_loads_and_its_schedule_reproduces_a_detector(tiny_datas
             assert torch.equal(a, b)
     assert runs[0].record["steps_done"] == runs[0].record["steps_scheduled"] == 4
     assert not runs[0].record["stopped_by_time_limit"]
+    # legs: a run ended at step 2 (state saved) and resumed gives the weights of the uninterrupted run,
+    # with the prefetching process as the script uses it
+    state = tmp_path / "leg_state.pt"
+    leg = fit(None, None, singles, mixtures, config, seed=3, threads=1, log=None, batch_source=source,
+              state_file=state, stop_at_step=2, prefetch_process=True)
+    assert leg is None and state.is_file()
+    resumed = fit(None, None, singles, mixtures, config, seed=3, threads=1, log=None, batch_source=source,
+                  state_file=state, prefetch_process=True)
+    assert resumed.record["legs"] == 2 and resumed.record["steps_done"] == 4
+    for a, b in zip(runs[0].net.state_dict().values(), resumed.net.state_dict().values()):
+        assert torch.equal(a, b)
+    assert resumed.threshold == runs[0].threshold
+    # a leg is never resumed under another recipe
+    fit(None, None, singles, mixtures, config, seed=3, threads=1, log=None, batch_source=source,
+        state_file=state, stop_at_step=1)
+    with pytest.raises(ValueError, match="another detector config or seed"):
+        fit(None, None, singles, mixtures, config, seed=4, threads=1, log=None, batch_source=source, state_file=state)
+
+
+def test_the_shipped_detector_was_trained_from_the_recipe_file():
+    """The detector in the shipped checkpoint records the recipe it was trained from: configs/mixture.yaml as
+    it stands (the script renders counting noise with the specimens, so the batch noise is off)."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from xrdnet.checkpoint.registry import shipped_path
+    from xrdnet.config import config_to_dict, load_config
+    from xrdnet.mixture import MixtureRecipe
+
+    recipe = load_config(Path(__file__).resolve().parents[1] / "configs" / "mixture.yaml", MixtureRecipe)
+    detector = load_mixture_detector(shipped_path("xrdnet-cnn-real"))
+    assert detector.record["recipe"] == config_to_dict(recipe)
+    assert detector.config == replace(recipe.detector, noise_probability=0.0)
+    assert detector.record["steps_done"] == recipe.detector.steps and not detector.record["stopped_by_time_limit"]
+    assert detector.record["training_material"].endswith("render_specimens")

@@ -61,7 +61,7 @@ class SpecimenBatches:
 
     def draw(self, step: int) -> tuple[np.ndarray, torch.Tensor, np.ndarray]:
         """Members ``[B, 3]`` (positions in ``rows``, -1 absent), fractions ``[B, 3]`` and labels of ``step``."""
-        from xrdnet.mixture import draw_members
+        from xrdnet.mixture.finished import draw_members
         from xrdnet.simulate.mixtures import draw_fractions
 
         b = self.batch_size
@@ -102,7 +102,7 @@ class SpecimenBatches:
 
     def __call__(self, step: int) -> tuple[np.ndarray, np.ndarray]:
         """``(patterns pooled by pool, is_mixture)``: what ``xrdnet.mixture.fit`` takes as a batch source."""
-        from xrdnet.mixture import pool_patterns
+        from xrdnet.mixture.detector import pool_patterns
 
         patterns, label = self.patterns(step)
         return pool_patterns(patterns, self.pool), label
