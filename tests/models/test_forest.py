@@ -154,3 +154,21 @@ def test_forest_file_records_version_and_training_data(tiny_dataset, tmp_path):
     assert prov["n_train"] == run["n_train"]
     assert prov["split_kind"] == "structure" and prov["n_patterns"] > prov["n_train"]
     assert prov["data_attrs"]["source"] == "synthetic" and len(prov["data_config_sha256"]) == 64
+
+
+def test_indexing_feature_sets_fit_save_and_load(tmp_path):
+    """``indexing`` (the best cell of each family) and ``suzuki_indexing`` (both peak sets side by side)."""
+    from xrdnet.indexing.features import indexing_feature_specs
+
+    patterns, cs, sg = synthetic(n_per_class=6, seed=3)
+    n_indexing = len(indexing_feature_specs())
+    for features, n_features in (("indexing", n_indexing), ("suzuki_indexing", 11 + n_indexing)):
+        model = ForestModel(ForestConfig(features=features, **TINY)).fit(patterns, GRID, CU_KA, cs, sg)
+        assert model.n_features_ == n_features == len(model.feature_names_)
+        assert model.cs_classifier_.max_features == 9  # Suzuki's setting for the small peak sets
+        cs_p, _ = model.predict_proba(patterns, GRID, CU_KA)
+        assert cs_p.shape == (len(patterns), 7) and np.allclose(cs_p.sum(axis=1), 1.0)
+    model.save(tmp_path / "forest")
+    again = ForestModel.load(tmp_path / "forest")
+    np.testing.assert_array_equal(again.predict_proba(patterns, GRID, CU_KA)[0], cs_p)
+    assert ForestConfig(features="suzuki_indexing").resolved_max_features("cs") == 9

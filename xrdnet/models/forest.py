@@ -15,6 +15,7 @@ P2_1/c); that is the published baseline, and ``evaluate`` reports both.
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -29,7 +30,8 @@ from xrdnet.symmetry import N_CRYSTAL_SYSTEMS, N_SPACE_GROUPS
 from xrdnet.units import q_inv_angstrom_from_two_theta, sin_theta_of_q, two_theta_deg_from_sin_theta
 
 KINDS = ("extra_trees", "random_forest")
-FEATURE_SETS = ("suzuki", "profile")
+FEATURE_SETS = ("suzuki", "profile", "indexing", "suzuki_indexing")
+PEAK_FEATURE_SETS = ("suzuki", "indexing", "suzuki_indexing")  # small sets: Suzuki's max_features applies
 MODEL_FILE = "forest.skops"
 LEGACY_MODEL_FILE = "forest.joblib"  # a pickle, written before 2026-12: refused (forest_store), convertible
 CONFIG_FILE = "forest_config.yaml"
@@ -70,8 +72,10 @@ class ForestConfig:
 
     Attributes:
         kind: ``"extra_trees"`` (Suzuki et al.) or ``"random_forest"``.
-        features: ``"suzuki"`` (first ``n_peaks`` peak Q + peak count) or ``"profile"`` (pattern
-            block-max downsampled by ``profile_factor``: 851 features on the default grid).
+        features: ``"suzuki"`` (first ``n_peaks`` peak Q + peak count), ``"profile"`` (pattern
+            block-max downsampled by ``profile_factor``: 851 features on the default grid),
+            ``"indexing"`` (the best cell of each lattice family: ``xrdnet.indexing.features``, ~0.15 s a
+            pattern, spread over ``n_jobs`` processes) or ``"suzuki_indexing"`` (both peak sets side by side).
         n_peaks: peaks whose Q enter the ``suzuki`` features.
         profile_factor: grid points per ``profile`` feature.
         peak_finder: thresholds of the shared peak finder (``suzuki`` features).
@@ -134,7 +138,7 @@ class ForestConfig:
             raise ValueError(f"target must be 'cs' or 'sg', got {target!r}")
         value = getattr(self, f"{target}_max_features")
         if value is None:
-            value = SUZUKI_MAX_FEATURES if self.features == "suzuki" else "sqrt"
+            value = SUZUKI_MAX_FEATURES if self.features in PEAK_FEATURE_SETS else "sqrt"
         if isinstance(value, int) and n_features is not None:
             value = min(value, n_features)
         return value
@@ -211,8 +215,8 @@ class ForestModel:
         wavelength are first interpolated (in Q) onto the training grid, zero outside it.
         """
         c = self.config
-        if c.features == "suzuki":
-            return suzuki_features(patterns, two_theta_deg, wavelength_angstrom, c.n_peaks, c.peak_finder)
+        if c.features in PEAK_FEATURE_SETS:
+            return self._peak_features(patterns, two_theta_deg, wavelength_angstrom)
         patterns = np.asarray(patterns)
         if self.two_theta_deg_ is not None:
             grid = np.asarray(two_theta_deg, dtype=np.float64)
@@ -227,10 +231,30 @@ class ForestModel:
                                      self.wavelength_angstrom_)
         return profile_features(patterns, c.profile_factor)
 
+    def _peak_features(self, patterns: np.ndarray, two_theta_deg: np.ndarray, wavelength_angstrom: float) -> np.ndarray:
+        """The peak-based sets: Suzuki's, the indexing features, or both side by side (any grid, any λ)."""
+        from xrdnet.indexing.features import indexing_features
+
+        c = self.config
+        parts = []
+        if c.features in ("suzuki", "suzuki_indexing"):
+            parts.append(suzuki_features(patterns, two_theta_deg, wavelength_angstrom, c.n_peaks, c.peak_finder))
+        if c.features in ("indexing", "suzuki_indexing"):
+            jobs = (os.cpu_count() or 1) if c.n_jobs == -1 else max(1, c.n_jobs)
+            parts.append(indexing_features(patterns, two_theta_deg, wavelength_angstrom, n_jobs=jobs,
+                                           progress=len(patterns) >= 1000))
+        return np.concatenate(parts, axis=1).astype(np.float32)
+
     def _feature_names(self, two_theta_deg: np.ndarray) -> tuple[str, ...]:
-        if self.config.features == "suzuki":
-            return suzuki_feature_names(self.config.n_peaks)
-        return profile_feature_names(two_theta_deg, self.config.profile_factor)
+        from xrdnet.indexing.features import indexing_feature_specs
+
+        c = self.config
+        if c.features not in PEAK_FEATURE_SETS:
+            return profile_feature_names(two_theta_deg, c.profile_factor)
+        names = suzuki_feature_names(c.n_peaks) if c.features != "indexing" else ()
+        if c.features != "suzuki":
+            names = tuple(names) + tuple(s.name for s in indexing_feature_specs())
+        return tuple(names)
 
     def _classifier(self, target: str, n_features: int):
         from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
