@@ -153,6 +153,9 @@ def _train(args: argparse.Namespace) -> int:
     config = load_stage_config(args.config, TrainConfig, "train") if args.config else TrainConfig()
     overrides = {"model": args.model, "seed": args.seed}
     config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    if args.seed is not None:
+        # a forest's randomness is its random_state: without this, --seed would change nothing in a forest run
+        config = replace(config, forest=replace(config.forest, seed=args.seed))
     if args.split_kind or args.max_train is not None or args.include_sources:
         data = config.data
         if args.split_kind:
@@ -301,7 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-epochs", type=int, default=None)
     p.add_argument("--include-sources", nargs="+", default=None, metavar="DB",
                    help="train only on structures from these databases (e.g. mp_structures)")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None,
+                   help="the run's seed (network initialisation and dropout; a forest's random_state)")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("compare", help="evaluate runs on the same test split; tables and confusion matrices")

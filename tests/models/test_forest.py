@@ -172,3 +172,19 @@ def test_indexing_feature_sets_fit_save_and_load(tmp_path):
     again = ForestModel.load(tmp_path / "forest")
     np.testing.assert_array_equal(again.predict_proba(patterns, GRID, CU_KA)[0], cs_p)
     assert ForestConfig(features="suzuki_indexing").resolved_max_features("cs") == 9
+
+
+def test_the_seed_flag_reaches_a_forest(tiny_dataset, tmp_path):
+    """``xrdnet train --seed`` is the forest's random_state (it used to change nothing in a forest run)."""
+    from xrdnet.cli import main
+
+    config = tmp_path / "forest.yaml"
+    config.write_text("model: forest\nforest: {cs_n_estimators: 4, sg_n_estimators: 4, n_jobs: 1}\n")
+    runs = {}
+    for seed in (0, 3):
+        out = tmp_path / f"s{seed}"
+        assert main(["train", "--config", str(config), "--data", str(tiny_dataset), "--out", str(out),
+                     "--seed", str(seed)]) == 0
+        runs[seed] = ForestModel.load(out)
+    assert runs[3].config.seed == 3 and runs[3].cs_classifier_.random_state == 3
+    assert runs[0].cs_classifier_.random_state == 0
