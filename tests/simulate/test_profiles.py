@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -423,3 +424,37 @@ def test_background_is_a_degree_d_polynomial_at_the_stated_level(nacl, level):
     assert background.min() == pytest.approx(0.0, abs=1e-5)
     assert background.max() == pytest.approx(level, rel=1e-3)  # level × the strongest peak (= 1 here)
     assert k > 1.0
+
+
+# (field, values accepted at the edge of the allowed region, values just beyond it)
+PROFILE_LIMITS = [
+    ("eta", [(0.0, 1.0)], [(-0.01, 0.5), (0.5, 1.01)]),
+    ("crystallite_size_nm", [(0.5, 10.0)], [(0.0, 10.0)]),
+    ("march_dollase_r", [(0.5, 1.0)], [(0.0, 1.0)]),
+    ("kalpha2_ratio", [(0.0, 0.5)], [(-0.1, 0.5)]),
+    ("background_level", [(0.0, 0.1)], [(-0.01, 0.1)]),
+    ("peak_counts", [(0.0, 0.0), (1.0, 10.0)], [(0.0, 10.0), (-1.0, -1.0)]),
+    ("window_fwhm", [2.0], [1.99]),
+    ("background_degree", [0, 12], [-1, 13]),
+    ("goniometer_radius_mm", [0.5], [0.0]),
+    ("lattice_strain", [(-0.49, 0.49)], [(-0.5, 0.0), (0.0, 0.5)]),
+    ("intensity_sigma", [(0.0, 0.1)], [(-0.1, 0.1)]),
+    ("detection_limit", [(0.0, 0.99)], [(-0.01, 0.1), (0.0, 1.0)]),
+    ("impurity_peaks", [0, 100], [-1, 101]),
+    ("impurity_level", [(0.0, 0.1)], [(-0.1, 0.0)]),
+    ("anisotropic_strain", [(-0.19, 0.19)], [(-0.2, 0.0), (0.0, 0.2)]),
+    ("cell_angle_change_deg", [(-9.9, 9.9)], [(-10.0, 0.0), (0.0, 10.0)]),
+    ("b_iso_change_A2", [(-4.9, 4.9)], [(-5.0, 0.0), (0.0, 5.0)]),
+]
+
+
+@pytest.mark.parametrize("name, accepted, rejected", PROFILE_LIMITS, ids=[p[0] for p in PROFILE_LIMITS])
+def test_profile_config_limits_hold_exactly_at_their_edges(name, accepted, rejected):
+    """Each range check of ProfileConfig accepts its edge and rejects just beyond it, naming the field and value."""
+    for value in accepted:
+        assert getattr(ProfileConfig(**{name: value}), name) == value
+    for value in rejected:
+        with pytest.raises(ValueError, match=rf"^ProfileConfig\.{name} must be .*, got {re.escape(str(value))}$"):
+            ProfileConfig(**{name: value})
+    with pytest.raises(ValueError, match=r"\(low, high\) range"):
+        ProfileConfig(eta=(0.1, 0.2, 0.3))
