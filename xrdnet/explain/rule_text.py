@@ -14,9 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
-from xrdnet.explain.tree_json import Condition, Rule, _check_tree_json, rule_covers, tree_rules
-from xrdnet.features import FeatureSpec, interpretable_features
-from xrdnet.peak_finder import PeakFinderConfig
+from xrdnet.explain.tree_json import Condition, Rule, covering_rule, rule_covers, tree_rules
+from xrdnet.features import FeatureSpec
 
 # Decimals a threshold prints with, per unit (counts are integers); enough to tell neighbouring
 # peaks apart at laboratory resolution without pretending to more.
@@ -307,17 +306,10 @@ def describe_path(tree_json: dict, pattern: np.ndarray, two_theta_deg: np.ndarra
     cubic (fidelity 0.91, accuracy 0.88, n = 5 213)``. This is what ``xrdnet predict`` shows as the
     reason behind a prediction.
     """
-    _check_tree_json(tree_json)
-    extraction = tree_json.get("feature_extraction") or {}
-    config = PeakFinderConfig(**(extraction.get("peak_finder") or {}))
-    X, specs = interpretable_features(np.atleast_2d(pattern), two_theta_deg, wavelength_angstrom,
-                                      int(extraction.get("n_peaks", 10)), config)
-    column = {sp.name: j for j, sp in enumerate(specs)}
-    X = X[:, [column[f["name"]] for f in tree_json["features"]]]
-    for rule in tree_rules(tree_json):
-        if rule_covers(rule, X)[0]:
-            return rule_text(rule)
-    raise ValueError("no rule of the tree covers this pattern (a malformed tree JSON?)")
+    rule = covering_rule(tree_json, pattern, two_theta_deg, wavelength_angstrom)
+    if rule is None:
+        raise ValueError("no rule of the tree covers this pattern (a malformed tree JSON?)")
+    return rule_text(rule)
 
 
 # --------------------------------------------------------------------------- headline rule

@@ -162,6 +162,16 @@ def predict_patterns_with_tree_json(tree_json: dict, patterns: np.ndarray, two_t
     ``feature_extraction`` (defaults where absent), so a measured pattern is read the same way as
     the data the rules were fitted on. ``wavelength_angstrom`` is the λ of the peak maxima (Kα1).
     """
+    return apply_tree_json(tree_json, tree_features(tree_json, patterns, two_theta_deg, wavelength_angstrom))
+
+
+def tree_features(tree_json: dict, patterns: np.ndarray, two_theta_deg: np.ndarray,
+                  wavelength_angstrom: float) -> np.ndarray:
+    """``[P, F]`` the tree's features of ``patterns [P, G]`` (or one ``[G]``), in the tree's column order.
+
+    Computed with the peak-finder settings and peak count stored in the tree's ``feature_extraction``
+    (defaults where absent), so a measured pattern is read the same way as the data the rules were fitted on.
+    """
     _check_tree_json(tree_json)
     extraction = tree_json.get("feature_extraction") or {}
     config = PeakFinderConfig(**(extraction.get("peak_finder") or {}))
@@ -172,7 +182,7 @@ def predict_patterns_with_tree_json(tree_json: dict, patterns: np.ndarray, two_t
     unknown = [n for n in names if n not in column]
     if unknown:
         raise ValueError(f"the tree uses features this xrdnet does not compute: {unknown}")
-    return apply_tree_json(tree_json, X[:, [column[n] for n in names]])
+    return X[:, [column[n] for n in names]]
 
 
 # --------------------------------------------------------------------------- rules and conditions
@@ -262,3 +272,13 @@ def rule_covers(rule: Rule, X: np.ndarray) -> np.ndarray:
             ok = present & (True if c.lower is None else x > c.lower) & (True if c.upper is None else x <= c.upper)
         covered &= ok | (~present & c.missing_ok)
     return covered
+
+
+def covering_rule(tree_json: dict, pattern: np.ndarray, two_theta_deg: np.ndarray,
+                  wavelength_angstrom: float) -> Rule | None:
+    """The ``Rule`` of ``tree_json`` whose leaf one pattern ``[G]`` reaches (None if none covers it)."""
+    X = tree_features(tree_json, pattern, two_theta_deg, wavelength_angstrom)
+    for rule in tree_rules(tree_json):
+        if rule_covers(rule, X)[0]:
+            return rule
+    return None

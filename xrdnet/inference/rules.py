@@ -13,20 +13,9 @@ from xrdnet.inference.result import ClassScore, RuleExplanation
 
 def rule_for_pattern(tree_json: dict, row: np.ndarray, grid: np.ndarray, wavelength_angstrom: float):
     """The ``Rule`` of ``tree_json`` whose leaf the pattern ``row [G]`` reaches (None if none covers it)."""
-    from xrdnet.explain.tree_json import rule_covers, tree_rules
-    from xrdnet.features import interpretable_features
-    from xrdnet.peak_finder import PeakFinderConfig
+    from xrdnet.explain.tree_json import covering_rule
 
-    extraction = tree_json.get("feature_extraction") or {}
-    config = PeakFinderConfig(**(extraction.get("peak_finder") or {}))
-    X, specs = interpretable_features(np.atleast_2d(row), grid, wavelength_angstrom,
-                                      int(extraction.get("n_peaks", 10)), config)
-    column = {sp.name: j for j, sp in enumerate(specs)}
-    X = X[:, [column[f["name"]] for f in tree_json["features"]]]
-    for rule in tree_rules(tree_json):
-        if rule_covers(rule, X)[0]:
-            return rule
-    return None
+    return covering_rule(tree_json, row, grid, wavelength_angstrom)
 
 
 def explain(tree_json: dict, row: np.ndarray, grid: np.ndarray, wavelength_angstrom: float, cs: ClassScore,

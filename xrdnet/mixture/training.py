@@ -30,7 +30,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from xrdnet.mixture.detector import MixtureConfig, MixtureDetector, _make_net, pool_patterns
+from xrdnet.mixture.detector import MixtureConfig, MixtureDetector, _config_to_dict, _make_net, pool_patterns
 from xrdnet.mixture.finished import make_mixtures
 
 MATERIALS = ("specimens", "patterns")
@@ -186,8 +186,6 @@ def _save_state(path: Path, state: dict) -> None:
 def _load_state(path: Path, config: MixtureConfig, seed: int) -> dict:
     import torch
 
-    from xrdnet.mixture.detector import _config_to_dict
-
     state = torch.load(path, map_location="cpu", weights_only=True)
     if state.get("config") != _config_to_dict(config) or int(state.get("seed", -1)) != int(seed):
         raise ValueError(f"{path}: the saved leg was trained with another detector config or seed; "
@@ -276,8 +274,6 @@ def fit(train_patterns: np.ndarray | None, train_compound: Sequence | None, val_
         batches.close()
     train_seconds = seconds_before + time.perf_counter() - start
     if leg_ended and state_file is not None:
-        from xrdnet.mixture.detector import _config_to_dict
-
         _save_state(state_file, {"step": step, "net": net.state_dict(), "optimizer": opt.state_dict(),
                                  "torch_rng": torch.get_rng_state(), "running_loss": running,
                                  "train_seconds": train_seconds, "legs": legs + 1,
