@@ -35,6 +35,7 @@ def answer_files(checkpoint: str | None, folder: Path) -> dict:
     with (folder / "labels.csv").open(newline="") as handle:
         labels = {row["file"]: int(row["space_group"]) for row in csv.DictReader(handle)}
     predictor = Predictor(checkpoint, combine_indexing=False)
+    predictor.forest_pool = None  # the networks alone, as before the checkpoint had a pool
     patterns, errors = read_many([folder / name for name in labels], None)
     results = predictor.predict_patterns(patterns, force=True)
     keep = [i for i, r in enumerate(results) if len(r.crystal_system_proba)]

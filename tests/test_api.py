@@ -426,6 +426,56 @@ def test_a_checkpoint_folder_with_members_answers_as_their_ensemble_with_its_own
         Predictor(folder)
 
 
+def test_a_checkpoint_with_a_forest_pool_answers_with_the_pooled_systems(runs, tiny_pattern, tmp_path):
+    import json
+    import shutil
+
+    from xrdnet.checkpoint.forest_pool import write_forest_pool
+    from xrdnet.calibration import apply_temperature
+    from xrdnet.inference.pooling import log_linear_pool
+    from xrdnet.symmetry import space_group_to_crystal_system_table
+
+    x, y = tiny_pattern
+    folder = tmp_path / "pooled"
+    shutil.copytree(runs[0], folder)
+    shutil.copytree(runs[1], folder / "forest")
+    alone = Predictor(folder, combine_indexing=False).predict(x, y, wavelength="CuKa")
+    forest = Predictor(runs[1], combine_indexing=False).predict(x, y, wavelength="CuKa")
+    write_forest_pool(folder, "forest", 0.5, "a test")
+    pooled = Predictor(folder, combine_indexing=False).predict(x, y, wavelength="CuKa")
+    expected = log_linear_pool(alone.crystal_system_proba[None], forest.crystal_system_proba[None], 0.5)[0]
+    np.testing.assert_allclose(pooled.crystal_system_proba, expected, atol=1e-9)
+    # space groups: the pooled systems' shares, the network's order within each system
+    table = space_group_to_crystal_system_table()[1:]
+    np.testing.assert_allclose(np.bincount(table, weights=pooled.space_group_proba, minlength=7), expected, atol=1e-6)
+    assert pooled.model.forest_weight == 0.5 and alone.model.forest_weight is None
+    assert pooled.to_dict()["model"]["forest_weight"] == 0.5
+    # the pool's temperature (xrdnet calibrate fits it) tempers the pooled systems
+    write_forest_pool(folder, "forest", 0.5, "a test", temperature=0.5, fitted_on={"split": "val"})
+    tempered = Predictor(folder, combine_indexing=False).predict(x, y, wavelength="CuKa")
+    np.testing.assert_allclose(tempered.crystal_system_proba, apply_temperature(expected[None], 0.5)[0], atol=1e-9)
+    write_forest_pool(folder, "forest", 0.5, "a test")
+    # the indexing cell is not mixed in again by default (the forest reads it), unless the pool says so
+    assert Predictor(folder).combine_indexing is False and Predictor(runs[0]).combine_indexing is True
+    assert Predictor(folder, combine_indexing=True).combine_indexing is True
+    write_forest_pool(folder, "forest", 0.5, "a test", combine_indexing=True)
+    assert Predictor(folder).combine_indexing is True
+    # a pool that cannot be read refuses the checkpoint, naming the file (never answers without the forest)
+    for bad, match in (({"format_version": 2, "forest": "forest", "forest_weight": 0.5}, "format_version"),
+                       ({"format_version": 1, "forest": "../et", "forest_weight": 0.5}, "inside the checkpoint"),
+                       ({"format_version": 1, "forest": "none", "forest_weight": 0.5}, "not a run folder"),
+                       ({"format_version": 1, "forest": "forest", "forest_weight": 2}, "forest_weight"),
+                       ({"format_version": 1, "forest": ".", "forest_weight": 0.5}, "not a forest"),
+                       ({"format_version": 1, "forest": "forest", "forest_weight": 0.5, "combine_indexing": "no"},
+                        "combine_indexing"),
+                       ({"format_version": 1, "forest": "forest", "forest_weight": 0.5,
+                         "calibration": {"cs_temperature": -1}}, "cs_temperature")):
+        (folder / "forest_pool.json").write_text(json.dumps(bad))
+        with pytest.raises((ValueError, FileNotFoundError), match=match) as info:
+            Predictor(folder)
+        assert "forest_pool.json" in str(info.value) and "\n" not in str(info.value)
+
+
 def test_xrdnet_predict_is_callable_and_the_module_still_imports(runs, tiny_pattern):
     import xrdnet
     from xrdnet.predict import default_checkpoint, format_result, predict_files  # noqa: F401

@@ -207,7 +207,7 @@ def _predict(args: argparse.Namespace) -> int:
         args.checkpoint[0] if args.checkpoint else None)
     results, errors = predict_files(args.files, checkpoint, wavelength, args.top_k, args.background, args.plot,
                                     x_unit=args.x_unit, force=args.force, min_confidence=args.min_confidence,
-                                    prior=args.prior, combine_indexing=not args.no_indexing)
+                                    prior=args.prior, combine_indexing=False if args.no_indexing else None)
     if args.json:
         # one object per file in the order given; a file that failed carries its one-line "error"
         by_file = {r["file"]: r for r in results}
@@ -337,7 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prior", default=None, metavar="FILE|minerals|uniform",
                    help="re-weight for a sample population: p ∝ p_model · prior / training prior")
     p.add_argument("--no-indexing", action="store_true",
-                   help="answer with the network alone: report a confident indexing cell, do not mix it in")
+                   help="report a confident indexing cell, do not mix it in (the default mixes it in unless the "
+                        "checkpoint's forest pool already reads the indexing features)")
     p.set_defaults(func=_predict)
 
     p = sub.add_parser("rules", help="surrogate decision-tree rules fitted to a run's predictions, for papers")

@@ -62,7 +62,7 @@ def predict_file_results(
     min_confidence: float = 0.0,
     prior: str | None = None,
     predictor: Predictor | None = None,
-    combine_indexing: bool = True,
+    combine_indexing: bool | None = None,
 ) -> tuple[list[PredictionResult], list[tuple[str, str]], Predictor]:
     """Typed results for every readable file: ``(results, errors, predictor)``."""
     predictor = predictor or Predictor(checkpoint, prior=prior, top_k=top_k, min_confidence=min_confidence,
@@ -91,7 +91,7 @@ def predict_files(
     force: bool = False,
     min_confidence: float = 0.0,
     prior: str | None = None,
-    combine_indexing: bool = True,
+    combine_indexing: bool | None = None,
 ) -> tuple[list[dict], list[tuple[str, str]]]:
     """Predict every readable file; returns ``(results, errors)`` with JSON-able result dicts.
 

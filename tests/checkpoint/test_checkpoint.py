@@ -41,6 +41,10 @@ def test_the_shipped_checkpoint_is_known_by_name_and_loads_whole():
     assert isinstance(ckpt.card, ModelCard) and ckpt.card.real.name == "RRUFF" and ckpt.card.n_networks == 2
     assert ckpt.tree is not None and ckpt.tree["format"] == "xrdnet-surrogate-tree"
     assert ckpt.mixture is not None and ckpt.mixture_problem is None
+    # the forest its networks are pooled with: a forest run inside the folder, its temperature fitted
+    assert ckpt.forest_pool is not None and ckpt.forest_pool.run.kind == "forest"
+    assert ckpt.forest_pool.folder == SHIPPED / "forest" and 0.0 < ckpt.forest_pool.forest_weight < 1.0
+    assert ckpt.forest_pool.temperature != 1.0 and ckpt.forest_pool.fitted_on.get("split") == "val"
     assert ckpt.wavelength_angstrom == pytest.approx(1.54056) and len(ckpt.grid_two_theta_deg) == 8501
     assert len(ckpt.training_priors()) == 1  # only the folder's own network ships its training set
 
@@ -128,6 +132,8 @@ def test_calibrate_writes_the_card_through_the_type():
                        "baseline": {"cs_accuracy": real["baseline_cs_accuracy"], "answer": real["baseline_answer"]},
                        "by_scan_range": real["by_scan_range"], "with_indexing": real["with_indexing"]}}
     sim = shipped["simulated_test"]
+    if "pooled_with_forest" in sim:  # the answers as given: the networks pooled with the checkpoint's forest
+        report["simulated_test"] = {"pooled": sim["pooled_with_forest"]}
     card = calibrate.card_of(report, real["name"], sim["split_kind"], {"n": sim["n"], "cs_accuracy": sim["cs_accuracy"],
                              "sg_accuracy": sim["sg_accuracy"]}, shipped["n_networks"], real["note"])
     assert json.dumps(card.to_dict(), indent=2) + "\n" == (SHIPPED / "card.json").read_text()

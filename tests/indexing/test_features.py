@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from xrdnet.indexing.features import (CENTRING_CODES, FAMILY_ORDER, features_of_peaks, indexing_feature_specs,
+from xrdnet.indexing.features import (CENTRING_CODES, WORKER_CHUNK, FAMILY_ORDER, features_of_peaks, indexing_feature_specs,
                                       indexing_features)
 from xrdnet.simulate import ProfileConfig, XRDSimulator
 from xrdnet.symmetry import CRYSTAL_SYSTEMS
@@ -36,8 +36,10 @@ def test_textbook_patterns_index_on_their_own_system_and_centring():
     row = dict(zip(NAMES, features[1]))
     assert CRYSTAL_SYSTEMS[int(row["best_cell_system"])] == "tetragonal"
     assert row["tetragonal_indexed_share"] > row["cubic_indexed_share"]
-    # worker processes give the same numbers as one process
-    np.testing.assert_array_equal(indexing_features(x, grid, 1.540598, n_jobs=2), features)
+    # worker processes (a chunk of rows each: fewer rows stay in this process) give the same numbers
+    many = np.repeat(x, WORKER_CHUNK, axis=0)
+    np.testing.assert_array_equal(indexing_features(many, grid, 1.540598, n_jobs=2),
+                                  np.repeat(features, WORKER_CHUNK, axis=0))
 
 
 def test_too_few_peaks_give_missing_values_and_the_line_count():

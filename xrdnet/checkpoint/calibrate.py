@@ -40,6 +40,7 @@ from xrdnet.calibration import (
     apply_prior,
     decode,
     expected_calibration_error,
+    fit_temperature,
     load_prior,
     reliability_diagram,
     training_prior,
@@ -88,9 +89,10 @@ def _figures(cs, sg, cs_true, sg_true) -> dict:
 
 
 def scan_range_figures(members: Members, patterns: np.ndarray, grid: np.ndarray, lam: float, cs_true: np.ndarray,
-                       sg_true: np.ndarray) -> list[dict]:
+                       sg_true: np.ndarray, forest_pool=None) -> list[dict]:
     """Calibrated accuracy on ``patterns [R, G]`` cut to each of ``LABORATORY_SCAN_RANGES_DEG`` (zero outside,
-    renormalised: what ``to_model_grid`` makes of a shorter scan), with the share of the grid each keeps."""
+    renormalised: what ``to_model_grid`` makes of a shorter scan), with the share of the grid each keeps;
+    pooled with ``forest_pool``'s forest (its answer on the same cut rows) when one is given."""
     from xrdnet.evaluate import balanced_accuracy
     from xrdnet.simulate.coverage import LABORATORY_SCAN_RANGES_DEG, crop_to_range
 
@@ -98,6 +100,8 @@ def scan_range_figures(members: Members, patterns: np.ndarray, grid: np.ndarray,
     for lo, hi in LABORATORY_SCAN_RANGES_DEG:
         cut = crop_to_range(patterns, grid, lo, hi)
         cs, sg = members.mean(members.raw(cut, grid, lam), calibrated=True)
+        if forest_pool is not None:
+            cs, sg = forest_pool.pool(cs, sg, cut, grid, lam)
         fig = _figures(cs, sg, cs_true, sg_true)
         figures.append({"two_theta_range_deg": [lo, hi],
                         "coverage": float(np.mean((grid >= lo) & (grid <= hi))),
@@ -108,23 +112,29 @@ def scan_range_figures(members: Members, patterns: np.ndarray, grid: np.ndarray,
 
 
 def answered_figures(run_dir: Path, cals, ensemble_cal, folder: Path, files, cs_true: np.ndarray,
-                     sg_true: np.ndarray) -> dict:
+                     sg_true: np.ndarray, forest_pool=None) -> dict:
     """Figures of the measured files answered exactly as ``xrdnet predict`` answers them (``force`` on, so every
-    file counts): the indexing evidence mixed in, with the calibration ``cals`` just fitted."""
+    file counts): pooled with the checkpoint's forest if it has one, the indexing evidence mixed in or not as the
+    checkpoint says (``Predictor(combine_indexing=None)``), with the calibration ``cals`` (and the pool
+    ``forest_pool``, its temperature) just fitted."""
     from xrdnet.inference import Predictor
     from xrdnet.evaluate import balanced_accuracy
     from xrdnet.patterns_io import read_pattern
 
-    predictor = Predictor(run_dir, combine_indexing=True)
+    predictor = Predictor(run_dir)
     predictor.calibrations = list(cals)
     predictor.ensemble_calibration = ensemble_cal
+    if forest_pool is not None:
+        predictor.forest_pool = forest_pool
     results = predictor.predict_patterns([read_pattern(folder / name) for name in files], force=True)
     cs = np.stack([r.crystal_system_proba for r in results])
     sg = np.stack([r.space_group_proba for r in results])
     fig = _figures(cs, sg, cs_true, sg_true)
     return {"cs_accuracy": fig["cs_accuracy"], "cs_balanced_accuracy": balanced_accuracy(cs_true, cs.argmax(axis=1)),
             "sg_accuracy": fig["sg_accuracy"], "cs_ece": fig["cs_ece"],
-            "combined": int(sum(r.combined_with_indexing for r in results))}
+            "combined": int(sum(r.combined_with_indexing for r in results)),
+            **({} if predictor.forest_pool is None else {"forest_weight": predictor.forest_pool.forest_weight,
+                                                         "indexing_mixed_in": predictor.combine_indexing})}
 
 
 def real_set_note(run_dir: Path) -> str:
@@ -143,6 +153,9 @@ def card_of(report: dict, real_name: str, split_kind: str, after: dict, n_networ
     from xrdnet.checkpoint.card import IndexingFigures, ModelCard, RealFigures, ScanRangeFigures, SimulatedFigures
 
     rr = report["real"]
+    pooled = report.get("simulated_test", {}).get("pooled")
+    pooled_extra = {} if pooled is None else {"pooled_with_forest": {
+        k: pooled[k] for k in ("forest_weight", "temperature", "cs_accuracy", "sg_accuracy", "cs_ece") if k in pooled}}
     return ModelCard(
         real=RealFigures(name=real_name, n=rr["n"], cs_accuracy=rr["after"]["cs_accuracy"],
                          cs_balanced_accuracy=rr["cs_balanced_accuracy"], sg_accuracy=rr["after"]["sg_accuracy"],
@@ -152,7 +165,7 @@ def card_of(report: dict, real_name: str, split_kind: str, after: dict, n_networ
                                              for e in rr["by_scan_range"]),
                          with_indexing=IndexingFigures.from_dict(rr["with_indexing"], "with_indexing"), note=note),
         simulated_test=SimulatedFigures(split_kind=split_kind, n=after["n"], cs_accuracy=after["cs_accuracy"],
-                                        sg_accuracy=after["sg_accuracy"]),
+                                        sg_accuracy=after["sg_accuracy"], extra=pooled_extra),
         n_networks=n_networks)
 
 
@@ -166,6 +179,7 @@ def calibrate_checkpoint(run: str | Path, data: str | Path, real: str | Path | N
     evaluation only; ``max_val`` / ``max_test`` cap the simulated splits (seeded subsets, 0 = all). Returns the
     report that ``calibration_report.json`` in ``out`` holds.
     """
+    from xrdnet.checkpoint.forest_pool import load_forest_pool
     from xrdnet.compare import load_labelled_patterns
     from xrdnet.data.reader import PatternDataset
     from xrdnet.models.runs import checkpoint_members, load_run
@@ -177,6 +191,8 @@ def calibrate_checkpoint(run: str | Path, data: str | Path, real: str | Path | N
     members = Members(load_run(d) for d in member_dirs)
     run_net = members.runs[0]
     split_kind = split_kind or run_net.info.get("split_kind") or "structure"
+    forest_pool = load_forest_pool(run_dir)
+    forest_probs: dict[str, np.ndarray] = {}  # the pool's forest on the simulated val and test patterns
     rng = np.random.default_rng(0)
     t0 = time.perf_counter()
     with PatternDataset(data) as ds:
@@ -190,6 +206,8 @@ def calibrate_checkpoint(run: str | Path, data: str | Path, real: str | Path | N
                 rows = np.sort(rng.choice(rows, cap, replace=False))
             patterns = ds.read_patterns(rows)
             per_member = members.raw(patterns, grid, lam)
+            if forest_pool is not None:
+                forest_probs[split] = forest_pool.forest_crystal_systems(patterns, grid, lam)
             del patterns
             sets[split] = (per_member, cs_all[rows], sg_all[rows])
             print(f"{split}: {len(rows)} patterns predicted ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
@@ -200,6 +218,11 @@ def calibrate_checkpoint(run: str | Path, data: str | Path, real: str | Path | N
     if len(members.runs) > 1:  # the average of calibrated members is under-confident: one more T per head
         members.ensemble_cal = Calibration.fit(*members.mean(val_member, calibrated=True), cs_tv, sg_tv,
                                                fitted_on={**fitted_on, "of": "the average of the calibrated members"})
+    if forest_pool is not None:  # the pooled probabilities' own temperature, on the same validation patterns
+        pooled_val, _ = forest_pool.combine(*members.mean(val_member, calibrated=True), forest_probs["val"],
+                                            temperature=1.0)
+        forest_pool.temperature = fit_temperature(pooled_val, cs_tv)
+        forest_pool.fitted_on = {**fitted_on, "of": "the calibrated networks pooled with the forest"}
     cal = members.cals[0]
     report: dict = {"run": recorded_path(run_dir), "model": run_net.info.get("name") or run_net.name,
                     "split_kind": split_kind, "fitted_on": fitted_on,
@@ -214,6 +237,12 @@ def calibrate_checkpoint(run: str | Path, data: str | Path, real: str | Path | N
     before = _figures(cs_t, sg_t, cs_tt, sg_tt)
     after = _figures(cs_tc, sg_tc, cs_tt, sg_tt)
     report["simulated_test"] = {"split": "test", "split_kind": split_kind, "before": before, "after": after}
+    if forest_pool is not None:  # the answers as given: the calibrated networks pooled with the forest
+        untempered = _figures(*forest_pool.combine(cs_tc, sg_tc, forest_probs["test"], temperature=1.0), cs_tt, sg_tt)
+        report["simulated_test"]["pooled"] = {
+            **_figures(*forest_pool.combine(cs_tc, sg_tc, forest_probs["test"]), cs_tt, sg_tt),
+            "untempered": untempered, "forest_weight": forest_pool.forest_weight,
+            "temperature": forest_pool.temperature}
     curves = {"CS, simulated held-out, uncalibrated": (cs_t.max(1), cs_t.argmax(1) == cs_tt)}
     curves["CS, simulated held-out, calibrated"] = (cs_tc.max(1), cs_tc.argmax(1) == cs_tt)
 
@@ -234,9 +263,9 @@ def calibrate_checkpoint(run: str | Path, data: str | Path, real: str | Path | N
         m = evaluate(cs_rt, sg_rt, cs_rc, sg_rc, crystal_system_pred=cs_pred, space_group_pred=sg_pred)
         conf = cs_rc.max(axis=1)
         coverage = accuracy_vs_coverage(conf, cs_pred == cs_rt)
-        by_range = scan_range_figures(members, measured["patterns"], grid, lam, cs_rt, sg_rt)
+        by_range = scan_range_figures(members, measured["patterns"], grid, lam, cs_rt, sg_rt, forest_pool)
         with_indexing = answered_figures(run_dir, members.cals, members.ensemble_cal, real_folder, measured["files"],
-                                         cs_rt, sg_rt)
+                                         cs_rt, sg_rt, forest_pool)
         # the prior: p ∝ p · prior / training prior, on the calibrated probabilities
         priors = {}
         train = training_prior(run_dir)
@@ -288,6 +317,14 @@ def calibrate_checkpoint(run: str | Path, data: str | Path, real: str | Path | N
             from xrdnet.models.runs import write_ensemble_calibration
 
             write_ensemble_calibration(run_dir, members.ensemble_cal)
+        if forest_pool is not None:
+            import os
+
+            from xrdnet.checkpoint.forest_pool import write_forest_pool
+
+            write_forest_pool(run_dir, os.path.relpath(forest_pool.folder, run_dir), forest_pool.forest_weight,
+                              forest_pool.chosen_on, forest_pool.combine_indexing, forest_pool.temperature,
+                              forest_pool.fitted_on)
         import shutil
 
         shutil.copyfile(figure, run_dir / "calibration.png")
@@ -309,6 +346,10 @@ def format_report(report: dict) -> str:
              "| test set | n | CS acc | CS ECE before | CS ECE after | SG acc | SG ECE before | SG ECE after |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     rows = [("simulated held-out", report["simulated_test"]["before"], report["simulated_test"]["after"])]
+    pooled = report["simulated_test"].get("pooled")
+    if pooled is not None:
+        rows.append((f"simulated held-out, pooled with the forest (w = {pooled['forest_weight']:.2f}, "
+                     f"T = {pooled.get('temperature', 1.0):.2f})", pooled.get("untempered", pooled), pooled))
     rr = report.get("real")
     if rr is not None:
         rows.append((f"real ({rr['name']})", rr["before"], rr["after"]))
@@ -323,10 +364,12 @@ def format_report(report: dict) -> str:
     lines += [f"| {100 * c['coverage']:.0f} % | {c['n']} | {100 * c['accuracy']:.1f} % | {c['min_confidence']:.2f} |"
               for c in rr["accuracy_vs_coverage"]]
     wi = rr["with_indexing"]
-    lines += ["", f"{name} answered as predict answers (indexing mixed in for {wi['combined']} files): "
+    pooled_words = "" if "forest_weight" not in wi else f"pooled with the forest (w = {wi['forest_weight']:.2f}), "
+    lines += ["", f"{name} answered as predict answers ({pooled_words}indexing mixed in for {wi['combined']} files): "
                   f"CS {100 * wi['cs_accuracy']:.1f} % (balanced {100 * wi['cs_balanced_accuracy']:.1f} %), "
                   f"SG {100 * wi['sg_accuracy']:.1f} %, CS ECE {wi['cs_ece']:.3f}"]
-    lines += ["", f"{name} cut to laboratory scan ranges (network alone, calibrated):", "",
+    cut_words = "network alone" if "forest_weight" not in wi else "pooled with the forest"
+    lines += ["", f"{name} cut to laboratory scan ranges ({cut_words}, calibrated):", "",
               "| 2θ range | share of the grid | CS acc | CS balanced | SG acc |", "|---|---:|---:|---:|---:|"]
     for c in rr["by_scan_range"]:
         lo, hi = c["two_theta_range_deg"]

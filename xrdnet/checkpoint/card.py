@@ -43,7 +43,8 @@ def _plain(obj, order: tuple[str, ...]) -> dict:
 
 @dataclass(frozen=True)
 class ScanRangeFigures:
-    """Accuracy on the measured set cut to one laboratory 2θ range (network alone, calibrated)."""
+    """Accuracy on the measured set cut to one laboratory 2θ range (calibrated; as the checkpoint answers: its
+    networks, pooled with its forest when it has one)."""
 
     two_theta_range_deg: tuple[float, float] | None = None
     coverage: float | None = None

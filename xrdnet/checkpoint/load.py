@@ -2,7 +2,8 @@
 
 A checkpoint folder (``format``) holds one network or a shipped ensemble (``members.json``: the folder's
 own network first, then its members), the calibration of each network and of their average, the card
-(``card.ModelCard``), the surrogate rules, the mixture detector and the training set the prior is taken
+(``card.ModelCard``), the surrogate rules, the mixture detector, the forest the networks are pooled with
+(``forest_pool``) and the training set the prior is taken
 from. ``Predictor`` used to assemble these by hand from six files; here they are read once, each through
 the module that owns its format, so the predictor only asks for what it needs.
 
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from xrdnet.checkpoint.card import ModelCard
+from xrdnet.checkpoint.forest_pool import load_forest_pool
 from xrdnet.checkpoint.format import read_format_version
 from xrdnet.checkpoint.parts import load_mixture, load_rules
 from xrdnet.checkpoint.registry import resolve
@@ -36,6 +38,8 @@ class Checkpoint:
         card: the measured figures (``card.json``); empty without one.
         tree: the checked surrogate tree (``rules/tree.json``) or None.
         mixture: the mixture detector or None; ``mixture_problem`` says why when it failed to load.
+        forest_pool: the forest the networks' crystal-system probabilities are pooled with
+            (``forest_pool.json``, ``checkpoint.forest_pool``) or None.
         format_version: the folder's checked layout version.
     """
 
@@ -48,6 +52,7 @@ class Checkpoint:
     tree: dict | None = field(default=None, repr=False)
     mixture: object | None = field(default=None, repr=False)
     mixture_problem: str | None = None
+    forest_pool: object | None = field(default=None, repr=False)
     format_version: int = 1
 
     @classmethod
@@ -76,6 +81,7 @@ class Checkpoint:
             checkpoint.card = ModelCard.load(path)
             checkpoint.tree = load_rules(path)
             checkpoint.mixture, checkpoint.mixture_problem = load_mixture(path, stacklevel=4)
+            checkpoint.forest_pool = load_forest_pool(path, device=device)
         return checkpoint
 
     @property

@@ -67,6 +67,10 @@ def features_of_peaks(two_theta_deg: np.ndarray, heights: np.ndarray, wavelength
     return out
 
 
+WORKER_CHUNK = 16
+"""Rows handed to a worker process at a time; fewer rows than one chunk per worker means fewer workers."""
+
+
 def _features_of_row(args) -> np.ndarray:
     from xrdnet.signal import peak_measurements
 
@@ -88,6 +92,8 @@ def indexing_features(patterns: np.ndarray, two_theta_deg: np.ndarray, wavelengt
     if patterns.shape[1] != len(grid):
         raise ValueError(f"patterns have {patterns.shape[1]} points, the grid {len(grid)}")
     jobs = ((row, grid, float(wavelength_angstrom)) for row in patterns)
+    # a worker pays for its fork only with a chunk of rows to do: one pattern (predict) stays in this process
+    n_jobs = max(1, min(int(n_jobs), -(-len(patterns) // WORKER_CHUNK)))
     if n_jobs == 1:
         rows = map(_features_of_row, jobs)
         pool = None
@@ -95,7 +101,7 @@ def indexing_features(patterns: np.ndarray, two_theta_deg: np.ndarray, wavelengt
         import multiprocessing as mp
 
         pool = mp.get_context("fork").Pool(n_jobs)
-        rows = pool.imap(_features_of_row, jobs, chunksize=16)
+        rows = pool.imap(_features_of_row, jobs, chunksize=WORKER_CHUNK)
     if progress:
         from tqdm import tqdm
 

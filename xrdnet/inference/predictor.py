@@ -46,12 +46,16 @@ def _checkpoints(checkpoint, device: str, calibrate: bool) -> list[Checkpoint]:
 
 
 def _model_info(checkpoints: list[Checkpoint], runs: list, paths: list[Path], calibrations: list,
-                combine_indexing: bool, grid: np.ndarray, wavelength_angstrom: float) -> ModelInfo:
-    """What answers: names, kinds, temperatures and (one folder given) the figures of its card."""
+                combine_indexing: bool, as_card: bool, grid: np.ndarray, wavelength_angstrom: float) -> ModelInfo:
+    """What answers: names, kinds, temperatures and (one folder given) the figures of its card.
+
+    ``as_card``: the predictor answers as the card's ``with_indexing`` figures were measured (its default
+    ``combine_indexing``), so that figure, not the network's own, heads the answers.
+    """
     first = checkpoints[0]
     # one folder given (a single network or a shipped ensemble): its card describes what answers
     real = first.card.real if len(checkpoints) == 1 else None
-    indexed = real.with_indexing if (real is not None and combine_indexing) else None
+    indexed = real.with_indexing if (real is not None and as_card) else None
     name = first.name
     if len(checkpoints) > 1:
         name = "ensemble of " + " + ".join(r.info.get("name") or r.name for r in runs)
@@ -66,7 +70,9 @@ def _model_info(checkpoints: list[Checkpoint], runs: list, paths: list[Path], ca
         real_baseline_cs_accuracy=real.baseline_cs_accuracy if real else None,
         real_n=real.n if real else None, real_set=real.name if real else None, wavelength_angstrom=wavelength_angstrom,
         two_theta_range_deg=(float(grid[0]), float(grid[-1])),
-        real_by_scan_range=tuple(e.to_dict() for e in (real.by_scan_range or ())) if real else ())
+        real_by_scan_range=tuple(e.to_dict() for e in (real.by_scan_range or ())) if real else (),
+        forest_weight=first.forest_pool.forest_weight if (len(checkpoints) == 1 and first.forest_pool) else None,
+        indexing_mixed_in=combine_indexing)
 
 
 class Predictor:
@@ -83,15 +89,17 @@ class Predictor:
         min_confidence: below this crystal-system probability the status is ``"uncertain"``.
         combine_indexing: mix a confident indexing cell into the probabilities
             (``xrdnet.indexing.combine_with_cell``); False reports the cell beside the network's
-            answer and only warns when they disagree.
+            answer and only warns when they disagree; None (the default) does what the checkpoint's
+            measured figures were made with: mixed in, unless its forest pool says otherwise
+            (``forest_pool.json``, ``combine_indexing``).
 
-    ``runs``, ``calibrations``, ``ensemble_calibration``, ``mixture`` and ``tree`` are plain attributes
+    ``runs``, ``calibrations``, ``ensemble_calibration``, ``forest_pool``, ``mixture`` and ``tree`` are plain attributes
     (taken from the checkpoint), so a script can swap in freshly fitted temperatures or a detector.
     """
 
     def __init__(self, checkpoint: Checkpoint | str | Path | Sequence[str | Path] | None = None, device: str = "cpu",
                  calibrate: bool = True, prior: str | Path | None = None, top_k: int = 5,
-                 min_confidence: float = 0.0, combine_indexing: bool = True) -> None:
+                 min_confidence: float = 0.0, combine_indexing: bool | None = None) -> None:
         from xrdnet.calibration import load_prior
 
         if top_k < 1:
@@ -110,8 +118,11 @@ class Predictor:
             self.ensemble_calibration = None
         self.top_k = int(top_k)
         self.min_confidence = float(min_confidence)
-        self.combine_indexing = bool(combine_indexing)
         first = checkpoints[0]
+        # one folder given: the forest its networks are pooled with (several folders: their plain average)
+        self.forest_pool = first.forest_pool if len(checkpoints) == 1 else None
+        default_combine = True if self.forest_pool is None else self.forest_pool.combine_indexing
+        self.combine_indexing = default_combine if combine_indexing is None else bool(combine_indexing)
         self.grid = first.grid_two_theta_deg
         self.wavelength_angstrom = first.wavelength_angstrom
         if self.grid is None:
@@ -127,13 +138,14 @@ class Predictor:
                                  "training prior")
             self.training_prior = np.mean(train, axis=0)
         self.info = _model_info(checkpoints, self.runs, self.paths, self.calibrations, self.combine_indexing,
+                                self.combine_indexing == default_combine,
                                 self.grid, self.wavelength_angstrom)
         self.tree = first.tree
         self.mixture, self.mixture_problem = first.mixture, first.mixture_problem
 
     # ---------------------------------------------------------------- model probabilities
     def probabilities(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Calibrated (ensemble-averaged, prior-weighted) ``(cs [P, 7], sg [P, 230])`` of ``rows [P, G]``.
+        """Calibrated (ensemble-averaged, forest-pooled, prior-weighted) ``(cs [P, 7], sg [P, 230])`` of ``rows [P, G]``.
 
         The rows are on ``self.grid`` (the first network's); every member reads them there.
         """
@@ -151,6 +163,8 @@ class Predictor:
         cs, sg = cs_sum / len(self.runs), sg_sum / len(self.runs)
         if self.ensemble_calibration is not None:
             cs, sg = self.ensemble_calibration.apply(cs, sg)
+        if self.forest_pool is not None:
+            cs, sg = self.forest_pool.pool(cs, sg, rows, self.grid, self.wavelength_angstrom)
         if self.prior is not None:
             cs, sg = apply_prior(cs, sg, self.prior, self.training_prior)
         return cs, sg
@@ -338,13 +352,13 @@ _DEFAULT: dict[tuple, Predictor] = {}
 def predict(two_theta_deg: Any, intensity: Any, wavelength: str | float | None = None, *,
             x_unit: str | None = None, checkpoint: str | Path | Sequence[str | Path] | None = None,
             prior: str | None = None, min_confidence: float = 0.0, top_k: int = 5, force: bool = False,
-            device: str = "cpu", combine_indexing: bool = True) -> PredictionResult:
+            device: str = "cpu", combine_indexing: bool | None = None) -> PredictionResult:
     """Crystal system and space group of one pattern given as arrays (see :class:`Predictor`).
 
     The predictor of a (checkpoint, prior, min_confidence, top_k, device, combine_indexing) combination
     is loaded once and kept for later calls.
     """
-    key = (str(checkpoint), str(prior), float(min_confidence), int(top_k), device, bool(combine_indexing))
+    key = (str(checkpoint), str(prior), float(min_confidence), int(top_k), device, combine_indexing)
     if key not in _DEFAULT:
         _DEFAULT[key] = Predictor(checkpoint, device=device, prior=prior, min_confidence=min_confidence, top_k=top_k,
                                   combine_indexing=combine_indexing)

@@ -56,7 +56,12 @@ class ModelInfo:
     real_network_cs_accuracy: float | None = None
     """The network's own accuracy on the measured set; ``real_cs_accuracy`` is that of the answers as given."""
     real_with_indexing: bool = False
-    """Whether ``real_cs_accuracy`` is measured with the indexing evidence mixed in, as this predictor answers."""
+    """Whether ``real_cs_accuracy`` is that of the answers as this predictor gives them (forest pool, indexing)
+    rather than the network's own."""
+    forest_weight: float | None = None
+    """The weight of the forest the networks' crystal-system probabilities are pooled with, None without one."""
+    indexing_mixed_in: bool = True
+    """Whether a confident indexing cell is mixed into the answer (``Predictor.combine_indexing``)."""
 
     def __post_init__(self) -> None:
         if self.wavelength_angstrom is None:
@@ -68,7 +73,11 @@ class ModelInfo:
         on the validation scans cut to the nearest laboratory range, beside the full-range figure."""
         from xrdnet.simulate.coverage import nearest_scan_range
 
+        # the card's cut-range figures are the networks' own, or (a forest pool) the pooled answers'
         full = self.real_network_cs_accuracy if self.real_network_cs_accuracy is not None else self.real_cs_accuracy
+        what = "network alone"
+        if self.forest_weight is not None and self.real_cs_accuracy is not None:
+            full, what = self.real_cs_accuracy, "pooled with the forest"
         if not self.real_by_scan_range or full is None:
             return "this model's accuracy on such short scans is not on record (card.json)"
         entry = self.real_by_scan_range[nearest_scan_range(
@@ -76,7 +85,7 @@ class ModelInfo:
         lo, hi = entry["two_theta_range_deg"]
         return (f"on the {self.real_n or ''} measured {self.real_set or 'validation'} scans cut to {lo:.0f}–{hi:.0f}° "
                 f"this model gets the crystal system right {100 * entry['cs_accuracy']:.1f} % of the time "
-                f"({100 * full:.1f} % over its full range; network alone)").replace("  ", " ")
+                f"({100 * full:.1f} % over its full range; {what})").replace("  ", " ")
 
     def headline(self) -> str:
         """One line: the model, its measured accuracy on real patterns and the constant baseline."""
@@ -85,12 +94,21 @@ class ModelInfo:
             text += (f": {100 * self.real_cs_accuracy:.1f} % crystal-system accuracy on "
                      f"{self.real_n or ''} measured {self.real_set or 'real'} patterns".replace("  ", " "))
             if self.real_with_indexing and self.real_network_cs_accuracy is not None:
-                text += f" with the indexing evidence ({100 * self.real_network_cs_accuracy:.1f} % network alone)"
+                network = 100 * self.real_network_cs_accuracy
+                text += f" {evidence_words(self.forest_weight, self.indexing_mixed_in)} ({network:.1f} % network alone)"
             if self.real_baseline_cs_accuracy is not None:
                 text += f" (always answering the commonest system: {100 * self.real_baseline_cs_accuracy:.1f} %)"
         else:
             text += ": no measured real-pattern accuracy on record (card.json)"
         return text + ("" if self.calibrated else "; probabilities not calibrated")
+
+
+def evidence_words(forest_weight: float | None, indexing_mixed_in: bool = True) -> str:
+    """What the answers' measured figure includes beyond the networks, for a header line."""
+    if forest_weight is None:
+        return "with the indexing evidence"
+    pooled = f"pooled with the peak-and-indexing forest at weight {forest_weight:.2f}"
+    return pooled + (" and the indexing evidence" if indexing_mixed_in else "")
 
 
 @dataclass
@@ -184,7 +202,8 @@ class PredictionResult:
             "model": {"name": m.name, "kinds": list(m.kinds), "calibrated": m.calibrated,
                       "temperatures": [list(t) for t in m.temperatures],
                       "real_cs_accuracy": m.real_cs_accuracy, "real_network_cs_accuracy": m.real_network_cs_accuracy,
-                      "real_with_indexing": m.real_with_indexing,
+                      "real_with_indexing": m.real_with_indexing, "forest_weight": m.forest_weight,
+                      "indexing_mixed_in": m.indexing_mixed_in,
                       "real_baseline_cs_accuracy": m.real_baseline_cs_accuracy, "real_n": m.real_n,
                       "real_set": m.real_set},
         }

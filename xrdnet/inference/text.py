@@ -19,7 +19,9 @@ def format_header(model: dict) -> str:
                 f"{model.get('real_set') or 'real'} patterns")
         alone = model.get("real_network_cs_accuracy")
         if model.get("real_with_indexing") and alone is not None:
-            line += f" with the indexing evidence ({100 * alone:.1f} % network alone)"
+            from xrdnet.inference.result import evidence_words
+
+            line += f" {evidence_words(model.get('forest_weight'), model.get('indexing_mixed_in', True))} ({100 * alone:.1f} % network alone)"
         if base is not None:
             line += f", where always answering the commonest system scores {100 * base:.1f} %"
     if not model.get("calibrated", True):
