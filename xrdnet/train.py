@@ -102,6 +102,10 @@ class TrainConfig:
         names = registry.kind_names()
         if self.model not in names:
             raise ValueError(f"model must be one of {names}, got {self.model!r}")
+        if self.model == "cnn" and self.data.coverage.active and not self.data.fresh:
+            from xrdnet.data.datamodule import COVERAGE_NEEDS_FRESH
+
+            raise ValueError(COVERAGE_NEEDS_FRESH)
 
 
 TRAINING_SET_FILE = "training_set.tsv.gz"

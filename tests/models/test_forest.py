@@ -188,3 +188,34 @@ def test_the_seed_flag_reaches_a_forest(tiny_dataset, tmp_path):
         runs[seed] = ForestModel.load(out)
     assert runs[3].config.seed == 3 and runs[3].cs_classifier_.random_state == 3
     assert runs[0].cs_classifier_.random_state == 0
+
+
+def test_a_forest_trains_on_scan_range_crops_when_coverage_is_on(tiny_dataset, tmp_path):
+    """``data.coverage`` crops a forest's stored training patterns with the network's own draws (no ``fresh``
+    needed), zero outside each drawn range and renormalised; the network still needs ``fresh`` for it."""
+    from xrdnet.data.datamodule import DataConfig
+    from xrdnet.data.reader import PatternDataset
+    from xrdnet.models.forest_run import crop_training_patterns
+    from xrdnet.simulate.coverage import CoverageConfig
+    from xrdnet.train import TrainConfig, train
+
+    coverage = CoverageConfig(0.0, (20.0, 25.0), (50.0, 55.0))  # every pattern cropped
+    with PatternDataset(tiny_dataset) as ds:
+        rows = np.arange(6)
+        patterns, grid = ds.read_patterns(rows), ds.two_theta_deg
+    cut = crop_training_patterns(patterns, rows, grid, coverage, seed=0)
+    assert crop_training_patterns(patterns, rows, grid, CoverageConfig(), seed=0) is patterns
+    for row in cut:
+        inside = np.flatnonzero(row > 0)
+        assert grid[inside[0]] >= 20.0 and grid[inside[-1]] <= 55.0 and row.max() == pytest.approx(1.0)
+    np.testing.assert_array_equal(cut, crop_training_patterns(patterns, rows, grid, coverage, seed=0))
+    assert not np.array_equal(cut, crop_training_patterns(patterns, rows, grid, coverage, seed=1))
+    data = DataConfig(coverage=coverage)
+    forest = ForestConfig(cs_n_estimators=4, sg_n_estimators=4, n_jobs=1)
+    whole = train(TrainConfig(model="forest", forest=forest), tiny_dataset, tmp_path / "whole")
+    cropped = train(TrainConfig(model="forest", forest=forest, data=data), tiny_dataset, tmp_path / "cropped")
+    assert cropped["n_train"] == whole["n_train"]
+    assert not np.array_equal(ForestModel.load(tmp_path / "whole").cs_classifier_.estimators_[0].tree_.threshold,
+                              ForestModel.load(tmp_path / "cropped").cs_classifier_.estimators_[0].tree_.threshold)
+    with pytest.raises(ValueError, match="data.fresh"):
+        TrainConfig(model="cnn", data=data)

@@ -58,6 +58,9 @@ def sample_weights(kind: str, formula: list[str], space_group: np.ndarray, cryst
     return weight / weight.sum()
 
 
+COVERAGE_NEEDS_FRESH = "coverage crops the network's fresh patterns: set data.fresh: true"
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """How training reads a data set (the ``data:`` section of a train config).
@@ -82,7 +85,8 @@ class DataConfig:
     ``source_weights`` (``{mp_structures: 1, amcsd_minerals: 2}``) multiplies each source database's
     share of the draws after that (a source not named keeps weight 1): the data mix.
     ``fresh`` renders every training presentation anew (module docstring), ``epoch_size`` draws per
-    epoch (0 = as many as the split has patterns), ``coverage`` the scan ranges of fresh patterns.
+    epoch (0 = as many as the split has patterns), ``coverage`` the scan ranges of the training patterns
+    (the network's fresh patterns, so it needs ``fresh``; a forest crops its stored training patterns).
     ``profile_overrides`` (``{anisotropic_strain: [-0.03, 0.03]}``) changes named fields of the data
     set's own profile ranges for the patterns training renders (fresh or on the fly), e.g. the
     structure-level augmentations of ``xrdnet.simulate.profiles``.
@@ -113,8 +117,6 @@ class DataConfig:
             raise ValueError(f"epoch_size must be >= 0, got {self.epoch_size}")
         if self.fresh and self.on_the_fly:
             raise ValueError("fresh and on_the_fly are two ways of rendering training patterns: choose one")
-        if self.coverage.active and not self.fresh:
-            raise ValueError("coverage crops fresh patterns: set data.fresh: true")
         for name, w in (self.source_weights or {}).items():
             if not (isinstance(w, (int, float)) and w >= 0):
                 raise ValueError(f"source_weights.{name} must be a non-negative number, got {w!r}")
@@ -310,6 +312,8 @@ class PatternDataModule(L.LightningDataModule):
 
     def __init__(self, path: str | Path, config: DataConfig = DataConfig()) -> None:
         super().__init__()
+        if config.coverage.active and not config.fresh:
+            raise ValueError(COVERAGE_NEEDS_FRESH)
         self.path = Path(path)
         self.config = config
         with PatternDataset(self.path) as ds:

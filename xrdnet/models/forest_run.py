@@ -17,8 +17,26 @@ from xrdnet.models.prediction import Prediction
 from xrdnet.models.registry import register
 
 
+def crop_training_patterns(patterns: np.ndarray, rows: np.ndarray, two_theta_deg: np.ndarray, coverage,
+                           seed: int) -> np.ndarray:
+    """``patterns [P, G]`` (data set rows ``rows [P]``) cropped to the scan ranges ``coverage`` draws for them
+    (``xrdnet.simulate.coverage``: the same draws, per (seed, row), as the network's crops); unchanged when
+    ``coverage`` is not active."""
+    import torch
+
+    from xrdnet.simulate.coverage import crop_patterns, draw_ranges
+
+    if not coverage.active:
+        return patterns
+    grid = torch.from_numpy(np.asarray(two_theta_deg, np.float64))
+    start, end = draw_ranges(coverage, seed, torch.from_numpy(np.asarray(rows, np.int64)),
+                             (float(grid[0]), float(grid[-1])))
+    return crop_patterns(torch.from_numpy(np.ascontiguousarray(patterns)), grid, start, end).numpy()
+
+
 def train_forest(config, data_path: str | Path, out: Path) -> dict:
-    """Fit the forest on the training split (all patterns or ``data.max_train``)."""
+    """Fit the forest on the training split (all patterns or ``data.max_train``), cropped to laboratory scan
+    ranges when ``data.coverage`` is active (the validation patterns stay whole, as the network's do)."""
     from xrdnet.data.datamodule import sample_weights
     from xrdnet.data.reader import PatternDataset
     from xrdnet.evaluate import evaluate
@@ -39,8 +57,9 @@ def train_forest(config, data_path: str | Path, out: Path) -> dict:
         model = ForestModel(config.forest)
 
         def features(rows):
-            return np.concatenate([model.featurize(ds.read_patterns(rows[a:a + block]), ds.two_theta_deg, lam)
-                                   for a in range(0, len(rows), block)])
+            return np.concatenate([model.featurize(crop_training_patterns(
+                ds.read_patterns(rows[a:a + block]), rows[a:a + block], ds.two_theta_deg, config.data.coverage,
+                config.data.seed), ds.two_theta_deg, lam) for a in range(0, len(rows), block)])
 
         weight = None
         if config.data.sample_weights != "none":
