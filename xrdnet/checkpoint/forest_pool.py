@@ -69,7 +69,7 @@ class ForestPool:
 
 def load_forest_pool(folder: str | Path, device: str = "cpu") -> ForestPool | None:
     """The checked forest pool of checkpoint ``folder``, None without ``forest_pool.json``."""
-    from xrdnet.models.runs import load_run
+    from xrdnet.models.runs import load_run, run_folder_inside
 
     folder = Path(folder)
     record = folder / POOL_FILE
@@ -82,17 +82,15 @@ def load_forest_pool(folder: str | Path, device: str = "cpu") -> ForestPool | No
     if not isinstance(data, dict) or data.get("format_version") != POOL_FORMAT_VERSION:
         raise ValueError(f"{record}: format_version must be {POOL_FORMAT_VERSION}")
     name, weight = data.get("forest"), data.get("forest_weight")
-    if not isinstance(name, str) or not name or Path(name).is_absolute() or ".." in Path(name).parts:
-        raise ValueError(f"{record}: 'forest' must be a folder inside the checkpoint (relative, no '..')")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{record}: 'forest' must name a folder inside the checkpoint, got {name!r}")
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 <= float(weight) <= 1.0:
         raise ValueError(f"{record}: 'forest_weight' must be a number in 0..1, got {weight!r}")
     combine = data.get("combine_indexing", False)
     if not isinstance(combine, bool):
         raise ValueError(f"{record}: 'combine_indexing' must be true or false, got {combine!r}")
     temperature, fitted_on = _calibration(data.get("calibration"), record)
-    forest_dir = folder / name
-    if not (forest_dir / "run.json").is_file():
-        raise FileNotFoundError(f"{record}: forest {name!r} is not a run folder (no {forest_dir / 'run.json'})")
+    forest_dir = run_folder_inside(folder, name, record, "forest")
     run = load_run(forest_dir, device=device)
     if run.kind != "forest":
         raise ValueError(f"{record}: {name!r} is a {run.kind} run, not a forest")

@@ -114,14 +114,20 @@ def checkpoint_members(path: str | Path) -> list[Path]:
         raise ValueError(f"{record}: 'members' must be a list of folder names relative to {path}")
     members = [path]
     for name in names:
-        relative = Path(name)
-        if relative.is_absolute() or ".." in relative.parts:
-            raise ValueError(f"{record}: member {name!r} must be a folder inside the checkpoint (relative, no '..')")
-        member = path / relative
-        if not (member / "run.json").is_file():
-            raise FileNotFoundError(f"{record}: member {name!r} is not a run folder (no {member / 'run.json'})")
-        members.append(member)
+        members.append(run_folder_inside(path, name, record, "member"))
     return members
+
+
+def run_folder_inside(path: Path, name: str, record: Path, what: str) -> Path:
+    """``path / name``, checked to be a run folder inside checkpoint ``path`` (relative, no ``..``, with a
+    ``run.json``); ``record`` (the file naming it) and ``what`` it is name the problem in the one-line error."""
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts:
+        raise ValueError(f"{record}: {what} {name!r} must be a folder inside the checkpoint (relative, no '..')")
+    folder = path / relative
+    if not (folder / "run.json").is_file():
+        raise FileNotFoundError(f"{record}: {what} {name!r} is not a run folder (no {folder / 'run.json'})")
+    return folder
 
 
 def _members_record(path: Path) -> dict | None:
