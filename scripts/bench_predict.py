@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
+    from xrdnet.indexing.features import forget_recent_rows
     from xrdnet.inference import Predictor
     from xrdnet.predict import predict_file_results
 
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in files:
         for name, predictor in variants.items():
             predict_file_results([path], wavelength=args.wavelength, predictor=predictor, force=True)  # warm-up
+            forget_recent_rows()  # a file is predicted once: its indexing is not remembered from the warm-up
             start = time.perf_counter()
             results, errors, _ = predict_file_results([path], wavelength=args.wavelength, predictor=predictor,
                                                       force=True)

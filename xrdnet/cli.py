@@ -243,7 +243,8 @@ def _rules(args: argparse.Namespace) -> int:
 
     config = load_stage_config(args.config, RulesConfig, "rules") if args.config else RulesConfig()
     overrides = {"target": args.target, "max_depth": args.max_depth, "max_patterns": args.max_patterns,
-                 "split_kind": args.split_kind, "seed": args.seed}
+                 "split_kind": args.split_kind, "seed": args.seed, "features": args.features,
+                 "answers": args.answers}
     config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
     summary = make_rules(args.run, args.data, args.out, config, real_dir=args.real)
     tree = summary["tree"]
@@ -354,6 +355,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-patterns", type=int, default=None, help="cap per split (seeded subset, 0 = all; default 10000)")
     p.add_argument("--split-kind", choices=["structure", "structure_type", "compound"], default=None)
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--features", choices=["interpretable", "interpretable_indexing"], default=None,
+                   help="features the rules are written in (default interpretable: peak-list features; "
+                        "interpretable_indexing adds each lattice family's indexed share and M)")
+    p.add_argument("--answers", choices=["run", "predict"], default=None,
+                   help="explain the run's own model (default) or what xrdnet predict answers with this "
+                        "checkpoint folder (its ensemble and forest pool)")
     p.set_defaults(func=_rules)
 
     p = sub.add_parser("calibrate", help="fit a run's temperatures on simulated validation data; measure it; "

@@ -183,6 +183,8 @@ class FeatureSpec:
         latex: the same label in LaTeX (``$Q_{2}/Q_{1}$``).
         needs_peaks: peaks a pattern must have for the feature to be defined (0 = always);
             below that the value is NaN, which rule text spells "fewer than k peaks".
+        categories: for a categorical feature, the names of its codes 0, 1, 2, ...; a threshold on it
+            prints as the names it keeps ("best cell's system: tetragonal or trigonal").
     """
 
     name: str
@@ -191,8 +193,10 @@ class FeatureSpec:
     symbol: str = ""
     latex: str = ""
     needs_peaks: int = 0
+    categories: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "categories", tuple(str(c) for c in self.categories))  # a JSON list too
         if self.unit not in FEATURE_UNITS:
             raise ValueError(f"feature {self.name!r}: unit must be one of {FEATURE_UNITS}, got {self.unit!r}")
 

@@ -80,3 +80,47 @@ def test_rules_are_reproduced_bit_for_bit(tiny_dataset, tiny_cnn, tmp_path):
     for f in files:
         digests = [hashlib.sha256((out / f).read_bytes()).hexdigest() for out in outs]
         assert digests[0] == digests[1], f
+
+
+def test_rules_in_indexing_features_explain_what_predict_answers(tiny_dataset, tiny_cnn, tmp_path):
+    # --features interpretable_indexing adds the indexing columns; --answers predict explains the
+    # Predictor's answer (for a plain run: its own network, calibrated, decoded as predict decodes it).
+    from xrdnet.calibration import decode
+    from xrdnet.data.reader import PatternDataset
+    from xrdnet.explain.tree_json import tree_features
+    from xrdnet.indexing.features import indexing_feature_specs
+    from xrdnet.inference import Predictor
+
+    out = tmp_path / "rules"
+    assert main(["rules", "--run", str(tiny_cnn), "--data", str(tiny_dataset), "--out", str(out),
+                 "--max-depth", "2", "--max-patterns", "0", "--features", "interpretable_indexing",
+                 "--answers", "predict"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    names = [s.name for s in indexing_feature_specs()]
+    assert summary["features"][-len(names):] == names and summary["answers"] == "predict"
+    ceiling = summary["tree"]["fidelity_ceiling"]
+    assert 0.0 <= ceiling["fidelity"] <= 1.0 and ceiling["n_trees"] > 1
+    assert all("fidelity_ceiling" in v for v in summary["ovr"].values())
+    assert "Fidelity ceiling" in (out / "rules.md").read_text()
+    tree_json = json.loads((out / "tree.json").read_text())
+    assert tree_json["feature_extraction"]["feature_set"] == "interpretable_indexing"
+    config = RulesConfig(max_patterns=0, features="interpretable_indexing", answers="predict")
+    inputs = compute_rule_inputs(tiny_cnn, tiny_dataset, config)
+    predictor = Predictor(tiny_cnn)
+    with PatternDataset(tiny_dataset) as ds:
+        rows = ds.read_patterns(inputs.held_out.rows)
+        grid, lam = ds.two_theta_deg, float(ds.attrs.get("kalpha1_angstrom") or ds.wavelength_angstrom)
+    cs_pred, sg_pred, _ = decode(*predictor.probabilities(rows.astype(np.float32)))
+    assert np.array_equal(inputs.held_out.cs_model, cs_pred) and np.array_equal(inputs.held_out.sg_model, sg_pred)
+    # predict computes a new pattern's columns the same way as the rules were fitted on
+    columns = [[s.name for s in inputs.specs].index(f["name"]) for f in tree_json["features"]]
+    np.testing.assert_allclose(tree_features(tree_json, rows[:3], grid, lam), inputs.held_out.X[:3][:, columns])
+    predicted = apply_tree_json(tree_json, inputs.held_out.X)
+    assert np.mean(predicted == inputs.held_out.cs_model) == pytest.approx(summary["tree"]["held_out"]["fidelity"])
+
+
+def test_rules_config_refuses_unknown_features_and_answers():
+    with pytest.raises(ValueError, match="features must be one of"):
+        RulesConfig(features="profile")
+    with pytest.raises(ValueError, match="answers must be one of"):
+        RulesConfig(answers="network")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -26,7 +27,7 @@ from xrdnet.explain.tree_json import (
     tree_rules,
     tree_to_json,
 )
-from xrdnet.features import interpretable_feature_specs, interpretable_features
+from xrdnet.features import FeatureSpec, interpretable_feature_specs, interpretable_features
 from xrdnet.peak_finder import PeakFinderConfig
 
 SPEC = {s.name: s for s in interpretable_feature_specs(10)}
@@ -123,6 +124,25 @@ def test_missing_peaks_and_latex_wording():
         r"$d_{1}$ $>$ 3.12\,\AA"
 
 
+def test_categorical_features_print_the_names_their_thresholds_keep():
+    from xrdnet.indexing.features import indexing_feature_specs
+
+    spec = {s.name: s for s in indexing_feature_specs()}
+    system = spec["best_cell_system"]
+    assert format_condition(Condition(system, 4.5, None, False)) == "best cell's system ∈ {hexagonal, cubic}"
+    assert format_condition(Condition(system, 2.5, 3.5, False)) == "best cell's system = tetragonal"
+    assert format_condition(Condition(system, None, 5.5, False)) == "best cell's system ≠ cubic"
+    assert format_condition(Condition(system, None, 3.5, False)) == \
+        "best cell's system ∉ {trigonal, hexagonal, cubic}"
+    assert format_condition(Condition(system, 4.5, None, False), style="latex") == \
+        r"best cell's system $\in$ \{hexagonal, cubic\}"
+    assert format_condition(Condition(spec["best_cell_confident"], None, 0.5, False)) == "confident cell = no"
+    # categories survive the tree's JSON (a list there), and plain features carry none
+    doc_spec = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(system).items()}
+    assert FeatureSpec(**json.loads(json.dumps(doc_spec))) == system
+    assert SPEC["n_peaks"].categories == ()
+
+
 def stump_on_peak_count(n=6000):
     """Depth-1 cubic surrogate where the model says cubic iff at most 28 peaks (2 % disagree)."""
     rng = np.random.default_rng(5)
@@ -215,6 +235,15 @@ def test_headline_is_the_rule_with_the_largest_gain_over_the_constant():
     assert head["constant_fidelity"] == pytest.approx(np.mean(model[covered] == 0))
     assert head["gain"] == pytest.approx(head["coverage"] * (head["fidelity"] - head["constant_fidelity"]))
     assert head["reading_fidelity"] == pytest.approx(np.mean(np.where(covered, 6, 0) == model))
+    # A broad leaf whose class the model gives on fewer than half of its patterns is no headline, however
+    # much its coverage gains: few peaks → cubic; 11-35 → mono (the constant); more → hex 40 %, tri 30 %, cubic 30 %.
+    mixed = np.where(n_peaks <= 10, 6, np.where(n_peaks <= 35, 0, rng.choice([5, 1, 6], 2000, p=[0.4, 0.3, 0.3])))
+    names2 = {**names, 1: "tri"}
+    doc2 = tree_to_json(DecisionTreeClassifier(max_depth=2).fit(X, mixed), specs, names2, "cs")
+    candidates2 = [("cs", r, r.label) for r in tree_rules(doc2)]
+    assert any(r.class_name == "hex" for _, r, _ in candidates2)  # the broad plurality leaf is a candidate
+    head2 = headline_rule(candidates2, X, mixed, mixed, names2)
+    assert head2["class_name"] == "cubic" and head2["fidelity"] > 0.9
     # Only rules answering the constant: the headline says none beats it.
     none = headline_rule([("const", r, r.label) for r in tree_rules(everything)], X, model, truth, names)
     assert not none["beats_constant"] and none["text"].startswith("no rule beats always answering “mono”")

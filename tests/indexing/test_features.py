@@ -36,10 +36,27 @@ def test_textbook_patterns_index_on_their_own_system_and_centring():
     row = dict(zip(NAMES, features[1]))
     assert CRYSTAL_SYSTEMS[int(row["best_cell_system"])] == "tetragonal"
     assert row["tetragonal_indexed_share"] > row["cubic_indexed_share"]
-    # worker processes (a chunk of rows each: fewer rows stay in this process) give the same numbers
-    many = np.repeat(x, WORKER_CHUNK, axis=0)
-    np.testing.assert_array_equal(indexing_features(many, grid, 1.540598, n_jobs=2),
-                                  np.repeat(features, WORKER_CHUNK, axis=0))
+    # worker processes (a chunk of rows each: fewer rows stay in this process) give the same numbers;
+    # the rows differ in their last bits (the same peaks), so none is taken from the recent rows
+    n = 2 * WORKER_CHUNK
+    many = x[np.arange(n) % 2] * (1.0 - 1e-6 * np.arange(1, n + 1))[:, None]
+    np.testing.assert_array_equal(indexing_features(many, grid, 1.540598, n_jobs=2), features[np.arange(n) % 2])
+    # a row indexed a moment ago (predict: the pooled forest, then the rule) is not indexed again: its
+    # numbers come back the same and unshared; another wavelength is another row
+    import xrdnet.indexing.features as module
+
+    calls = []
+    original = module._features_of_row
+    module._features_of_row = lambda job: calls.append(1) or original(job)
+    try:
+        again = indexing_features(x[:1], grid, 1.540598)
+        again[0, 0] = -1.0
+        np.testing.assert_array_equal(indexing_features(np.concatenate([x[:1], x[:1]]), grid, 1.540598),
+                                      features[[0, 0]])
+        assert calls == []
+        assert not np.array_equal(indexing_features(x[:1], grid, 1.7890), features[:1]) and calls == [1]
+    finally:
+        module._features_of_row = original
 
 
 def test_too_few_peaks_give_missing_values_and_the_line_count():

@@ -131,7 +131,7 @@ def test_only_the_asked_families_are_tried_and_unknown_ones_refused():
     result = index_peaks(tt, inten, CU_KA1, families=["cubic"])
     assert list(result.cells) == ["cubic"]
     with pytest.raises(ValueError, match="unknown lattice families"):
-        index_peaks(tt, inten, CU_KA1, families=["monoclinic"])
+        index_peaks(tt, inten, CU_KA1, families=["triclinic"])
 
 
 @pytest.mark.parametrize("kwargs", [{"n_lines": 3}, {"line_selection": "loudest"}, {"tolerance_two_theta_deg": 0}])
@@ -147,3 +147,20 @@ def test_result_serialises_without_private_fields():
     assert {"family", "centring", "a", "b", "c", "alpha", "beta", "gamma", "figure_of_merit",
             "indexed_fraction", "zero_shift_deg"} <= set(d["best"])
     assert "hkl" not in d["best"] and "score" not in d["best"]
+
+
+def test_monoclinic_cell_of_a_pymatgen_structure_is_found_on_request():
+    # not a default family (it cannot tell monoclinic from triclinic measured scans); asked for by name
+    from pymatgen.core import Lattice
+
+    truth = Lattice.monoclinic(5.21, 6.43, 7.37, 104.2)
+    tt, inten = sticks(structure("P2_1/c", truth, ["Si", "O", "Mg"],
+                                 [[0.11, 0.23, 0.31], [0.32, 0.13, 0.41], [0.27, 0.61, 0.07]]))
+    assert "monoclinic" not in FAMILIES
+    result = index_peaks(tt + 0.03, inten, CU_KA1, families=["orthorhombic", "monoclinic"])
+    cell = result.cells["monoclinic"]
+    assert cell is not None and cell.indexed_fraction == 1.0 and cell.figure_of_merit > 20
+    found = Lattice.from_parameters(cell.a, cell.b, cell.c, cell.alpha, cell.beta, cell.gamma)
+    assert found.find_mapping(truth, ltol=0.01, atol=0.5) is not None  # the same lattice, in some setting
+    assert abs(cell.zero_shift_deg - 0.03) < 0.01
+    assert result.best is cell  # the orthorhombic search does not explain the lines as well

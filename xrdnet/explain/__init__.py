@@ -5,9 +5,12 @@
 - ``rule_text``: the rules as text, Markdown and LaTeX; ``rule_figures``: tree and rule figures;
 - ``rule_export``: the names of the three above, re-exported for one release;
 - ``suzuki``: the cubic-vs-non-cubic experiment of Suzuki et al. (2020) on the true labels;
-- ``command``: ``xrdnet rules``, all of the above for one run and data set.
+- ``rule_features``: the feature sets rules are written in;
+- ``command``: ``xrdnet rules``, all of the above for one run and data set (the run's own model, or what
+  ``xrdnet predict`` answers with a checkpoint: ``RulesConfig.answers``).
 
-Features come from ``xrdnet.features.interpretable_features``.
+Features come from ``rule_features``: ``xrdnet.features.interpretable_features``, optionally with the
+indexing features of ``xrdnet.indexing.features`` (``RulesConfig.features``).
 """
 
 from xrdnet.explain.command import RulesConfig, compute_rule_inputs, export_all_rules, make_rules, write_target_rules

@@ -42,13 +42,17 @@ from xrdnet.explain.surrogate import (
     SplitData,
     class_names,
     depth_sweep,
+    fidelity_ceiling,
     one_vs_rest,
     target_labels,
 )
 from xrdnet.explain.tree_json import rule_covers, surrogate_to_json, tree_rules
-from xrdnet.features import FeatureSpec, interpretable_features
+from xrdnet.explain.rule_features import RULE_FEATURE_SETS, rule_features
+from xrdnet.features import FeatureSpec
 from xrdnet.peak_finder import PeakFinderConfig
 from xrdnet.symmetry import CRYSTAL_SYSTEMS
+
+RULE_ANSWERS = ("run", "predict")
 
 OUTPUT_FILES = ("rules.txt", "rules.md", "rules.tex", "tree.json", "figure_tree.json", "tree.png", "tree.svg",
                 "tree.pdf", "sweep.csv", "sweep.md", "suzuki.md", "suzuki.json", "methods.md", "summary.json",
@@ -75,6 +79,11 @@ class RulesConfig:
         min_samples_leaf: smallest leaf in fitted patterns: no rule rests on a handful of cases.
         seed: seeds the subsets and the trees.
         batch_size: patterns read, featurized and predicted at a time (bounds memory).
+        features: ``interpretable`` (peak-list features) or ``interpretable_indexing`` (plus the indexing
+            features: per lattice family the indexed share and M of its best cell; ``explain.rule_features``).
+        answers: whose answers the trees explain: ``run`` (the run folder's own model) or ``predict`` (what
+            ``xrdnet predict`` answers with a checkpoint folder: its ensemble, forest pool and calibration).
+        n_jobs: worker processes for the indexing features.
         peak_finder: the shared peak finder's settings.
         suzuki: the Suzuki et al. experiment's settings.
     """
@@ -91,12 +100,19 @@ class RulesConfig:
     min_samples_leaf: int = 5
     seed: int = 0
     batch_size: int = 1024
+    features: str = "interpretable"
+    answers: str = "run"
+    n_jobs: int = 1
     peak_finder: PeakFinderConfig = field(default_factory=PeakFinderConfig)
     suzuki: SuzukiConfig = field(default_factory=SuzukiConfig)
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
             raise ValueError(f"target must be one of {TARGETS}, got {self.target!r}")
+        if self.features not in RULE_FEATURE_SETS:
+            raise ValueError(f"features must be one of {RULE_FEATURE_SETS}, got {self.features!r}")
+        if self.answers not in RULE_ANSWERS:
+            raise ValueError(f"answers must be one of {RULE_ANSWERS}, got {self.answers!r}")
         if self.split_kind not in SPLIT_KINDS:
             raise ValueError(f"split_kind must be one of {SPLIT_KINDS}, got {self.split_kind!r}")
         for name in ("fit_split", "held_out_split"):
@@ -106,7 +122,7 @@ class RulesConfig:
             raise ValueError(f"fit_split and held_out_split must differ (both {self.fit_split!r}): "
                              "fidelity on the fit split says nothing about new patterns")
         for name, low in (("max_depth", 1), ("figure_depth", 1), ("headline_depth", 1), ("max_patterns", 0),
-                          ("n_peaks", 1), ("min_samples_leaf", 1), ("batch_size", 1)):
+                          ("n_peaks", 1), ("min_samples_leaf", 1), ("batch_size", 1), ("n_jobs", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -165,9 +181,8 @@ def compute_rule_inputs(run: str | Path, data: str | Path, config: RulesConfig =
     features, predictions and labels as ``real``: the rules are only CHECKED on them.
     """
     from xrdnet.data.reader import PatternDataset
-    from xrdnet.models.runs import load_run
 
-    loaded = load_run(run)
+    answer, run_kind = _answerer(run, config.answers)
     splits, available = {}, {}
     with PatternDataset(data) as ds:
         lam = float(ds.attrs.get("kalpha1_angstrom") or ds.wavelength_angstrom)
@@ -189,17 +204,18 @@ def compute_rule_inputs(run: str | Path, data: str | Path, config: RulesConfig =
             for start in range(0, len(rows), config.batch_size):
                 block = rows[start : start + config.batch_size]
                 patterns = ds.read_patterns(block)
-                features, specs = interpretable_features(patterns, grid, lam, config.n_peaks, config.peak_finder)
-                prediction = loaded.predict(patterns, grid, lam)
+                features, specs = rule_features(patterns, grid, lam, config.features, config.n_peaks,
+                                                config.peak_finder, config.n_jobs)
+                cs_pred, sg_pred = answer(patterns, grid, lam)
                 X.append(features)
-                cs.append(np.asarray(prediction.cs_pred, dtype=np.int64))
-                sg.append(np.asarray(prediction.sg_pred, dtype=np.int64))
+                cs.append(cs_pred)
+                sg.append(sg_pred)
             splits[split] = SplitFeatures(rows, np.concatenate(X), np.concatenate(cs), np.concatenate(sg),
                                           cs_all[rows].astype(np.int64), sg_all[rows].astype(np.int64),
                                           compounds[rows])
     # paths as given (relative to where the command ran), never absolute: summary.json ships in the package
-    info = {"run": recorded_path(run), "run_kind": loaded.kind, "data": recorded_path(data), "wavelength_angstrom": lam,
-            "split_kind": config.split_kind, "patterns_available": available}
+    info = {"run": recorded_path(run), "run_kind": run_kind, "answers": config.answers, "data": recorded_path(data),
+            "wavelength_angstrom": lam, "split_kind": config.split_kind, "patterns_available": available}
     real = None
     if real_dir is not None:
         from xrdnet.compare import load_labelled_patterns
@@ -209,20 +225,48 @@ def compute_rule_inputs(run: str | Path, data: str | Path, config: RulesConfig =
         if measured["n"] == 0:
             raise ValueError(f"{real_dir}: no readable labelled patterns")
         patterns = np.asarray(measured["patterns"], dtype=np.float32)
-        features, _ = interpretable_features(patterns, grid, lam, config.n_peaks, config.peak_finder)
-        prediction = loaded.predict(patterns, grid, lam)
+        features, _ = rule_features(patterns, grid, lam, config.features, config.n_peaks, config.peak_finder,
+                                    config.n_jobs)
+        cs_pred, sg_pred = answer(patterns, grid, lam)
         sg_true = np.asarray(measured["space_group"], dtype=np.int64)
-        real = SplitFeatures(np.arange(len(patterns)), features, np.asarray(prediction.cs_pred, dtype=np.int64),
-                             np.asarray(prediction.sg_pred, dtype=np.int64),
+        real = SplitFeatures(np.arange(len(patterns)), features, cs_pred, sg_pred,
                              np.array([crystal_system_index(int(g)) for g in sg_true], dtype=np.int64), sg_true)
         info["real"] = {"folder": recorded_path(real_dir), "n": int(measured["n"]),
                         "n_skipped": int(measured["n_skipped"])}
     return RuleInputs(specs, splits[config.fit_split], splits[config.held_out_split], info, real)
 
 
+def _answerer(run: str | Path, answers: str):
+    """``(answer, kind)``: ``answer(patterns [P, G], grid [G], λ) -> (cs [P], sg [P])`` int64, the answers
+    the surrogates explain (``RulesConfig.answers``), and the kind of model that gives them."""
+    if answers == "predict":
+        from xrdnet.calibration import decode
+        from xrdnet.inference import Predictor
+
+        predictor = Predictor(run)
+
+        def answer(patterns, grid, lam):
+            if not np.allclose(grid, predictor.grid):
+                raise ValueError(f"{run}: the data set's grid is not the checkpoint's")
+            cs_pred, sg_pred, _ = decode(*predictor.probabilities(np.asarray(patterns, np.float32)))
+            return np.asarray(cs_pred, np.int64), np.asarray(sg_pred, np.int64)
+
+        return answer, "predict"
+    from xrdnet.models.runs import load_run
+
+    loaded = load_run(run)
+
+    def answer(patterns, grid, lam):
+        prediction = loaded.predict(patterns, grid, lam)
+        return np.asarray(prediction.cs_pred, np.int64), np.asarray(prediction.sg_pred, np.int64)
+
+    return answer, loaded.kind
+
+
 def _feature_extraction(config: RulesConfig, info: dict) -> dict:
     """What ``predict_patterns_with_tree_json`` needs to compute the same features of a new pattern."""
-    return {"function": "xrdnet.features.interpretable_features", "n_peaks": config.n_peaks,
+    return {"function": "xrdnet.explain.rule_features.rule_features", "feature_set": config.features,
+            "n_peaks": config.n_peaks,
             "peak_finder": asdict(config.peak_finder), "wavelength_angstrom_of_data": info["wavelength_angstrom"],
             "note": "pass the wavelength of the new pattern's peak maxima (Kα1 for a Kα1/Kα2 doublet)"}
 
@@ -287,6 +331,7 @@ def methods_paragraph(summary: dict, config: RulesConfig) -> str:
     head = summary["best_one_line_rule"]
     suz = summary.get("suzuki") or {}
     real = summary.get("real") or {}
+    whose = "checkpoint's" if config.answers == "predict" else "network's"
     text = (
         f"To explain the classifier ({summary['run']}), we fitted surrogate decision trees (scikit-learn "
         f"DecisionTreeClassifier, minimum {config.min_samples_leaf} patterns per leaf, seed {config.seed}) to "
@@ -294,15 +339,26 @@ def methods_paragraph(summary: dict, config: RulesConfig) -> str:
         f"(the training split of {Path(summary['data']).name}, split by {summary['split_kind']}), using "
         f"{len(summary['features'])} interpretable features computed from peak positions and heights (xrdnet "
         f"peak finder; peak positions, d-spacings and Q of the first {config.n_peaks} peaks, their Q ratios, "
-        f"peak counts, and the share of strong peaks indexing on a cubic lattice). On {summary['n_held_out']:,} "
+        f"peak counts, and the share of strong peaks indexing on a cubic lattice"
+        + ("; and the indexing evidence: for each lattice family the share of the first 20 lines that its best "
+           "cell indexes and de Wolff's M of that cell, the best cell's crystal system, centring and zero shift"
+           if config.features == "interpretable_indexing" else "")
+        + ("), the answers being those of `xrdnet predict` (the checkpoint's networks, pooled with its forest "
+           "where it has one). "
+           if config.answers == "predict" else "). ")
+        + f"On {summary['n_held_out']:,} "
         f"held-out patterns of compounds absent from the fit split, the depth-{tree['depth']} tree "
-        f"({tree['leaves']} leaves) reproduced the network's answer for {h['fidelity']:.1%} of the patterns "
-        f"(balanced fidelity {h.get('balanced_fidelity', float('nan')):.1%}; always giving the network's most "
+        f"({tree['leaves']} leaves) reproduced the {whose} answer for {h['fidelity']:.1%} of the patterns "
+        f"(balanced fidelity {h.get('balanced_fidelity', float('nan')):.1%}; always giving the {whose} most "
         f"common answer: {h['baseline_fidelity']:.1%}) and matched the true label for {h['accuracy']:.1%}. ")
+    ceiling = tree.get("fidelity_ceiling")
+    if ceiling:
+        text += (f"A {ceiling['n_trees']}-tree random forest on the same features reproduced it for "
+                 f"{ceiling['fidelity']:.1%}: the most any rule in these features could explain. ")
     if head.get("beats_constant"):
         text += (f"The rule with the largest held-out fidelity gain over that constant answer is "
                  f"“{head['rule']} → {head['class_name']}”: on the {head['n']:,} held-out patterns it covers "
-                 f"({head['coverage']:.1%}), the network answers {head['class_name']} for {head['fidelity']:.1%} "
+                 f"({head['coverage']:.1%}), the {whose[:-2]} answers {head['class_name']} for {head['fidelity']:.1%} "
                  f"(the constant answer: {head['constant_fidelity']:.1%}), and {head['accuracy']:.1%} truly "
                  f"are {head['class_name']}. ")
     else:
@@ -319,6 +375,17 @@ def methods_paragraph(summary: dict, config: RulesConfig) -> str:
                  f"simulated figures. ")
     text += "Rules and figures were generated with xrdnet (`xrdnet rules`, settings in config.yaml)."
     return "## Methods: surrogate rules\n\n" + text + "\n"
+
+
+def _ceiling_markdown(ceiling: dict) -> str:
+    """The fidelity ceiling of each target (a large forest on the same features) as a Markdown table."""
+    lines = ["", "## Fidelity ceiling", "",
+             "How much of the model a rule in these features can explain at all: a random forest of "
+             f"{next(iter(ceiling.values()))['n_trees']} trees fitted to the same answers on the same features, "
+             "judged on the same held-out patterns.", "",
+             "| target | forest held-out fidelity | balanced |", "|---|---:|---:|"]
+    lines += [f"| {name} | {c['fidelity']:.3f} | {c['balanced_fidelity']:.3f} |" for name, c in ceiling.items()]
+    return "\n".join(lines) + "\n"
 
 
 def write_target_rules(inputs: RuleInputs, out: str | Path, config: RulesConfig = RulesConfig()) -> dict:
@@ -348,6 +415,7 @@ def write_target_rules(inputs: RuleInputs, out: str | Path, config: RulesConfig 
     for depth in range(1, min(config.headline_depth, config.max_depth) + 1):
         tj = surrogate_to_json(trees[depth], extraction)
         candidates += [(f"{target} depth {depth}", r, r.label) for r in tree_rules(tj)]
+    ceiling = {target: fidelity_ceiling(fit, held, config.seed, n_jobs=config.n_jobs)}
     ovr: dict[str, FittedSurrogate] = {}
     checks = _rule_checks(f"{target} depth {main.depth}", main_json, held, real)
     if target == "crystal_system":
@@ -360,6 +428,7 @@ def write_target_rules(inputs: RuleInputs, out: str | Path, config: RulesConfig 
             rows += ovr_rows
             ovr_depth = min(3, config.max_depth)  # one-vs-rest rules stay at depth ≤ 3
             ovr[name] = ovr_trees[ovr_depth]
+            ceiling[name] = fidelity_ceiling(ovr_fit, ovr_held, config.seed, n_jobs=config.n_jobs)
             k = CRYSTAL_SYSTEMS.index(system)
             for depth in range(1, min(config.headline_depth, config.max_depth) + 1):
                 tj = surrogate_to_json(ovr_trees[depth], extraction)
@@ -384,7 +453,9 @@ def write_target_rules(inputs: RuleInputs, out: str | Path, config: RulesConfig 
     text = [f"# Headline rule: {headline['text']}", rules_to_text(main_json)]
     markdown = [f"# Surrogate rules: {target}", "",
                 f"Headline rule (largest held-out fidelity gain over the constant answer, trees of depth ≤ "
-                f"{config.headline_depth}): **{headline['text']}**", "", "## Depth sweep", "", sweep_to_markdown(rows),
+                f"{config.headline_depth}, among leaves whose class the model gives on most of their patterns): "
+                f"**{headline['text']}**", "", "## Depth sweep", "", sweep_to_markdown(rows),
+                _ceiling_markdown(ceiling),
                 rules_to_markdown(main_json, title=f"Rules: {target}, depth {main.depth}")]
     latex = [rules_to_latex(main_json, label=f"tab:rules-{target.replace('_', '-')}")]
     if ovr:
@@ -436,8 +507,10 @@ def write_target_rules(inputs: RuleInputs, out: str | Path, config: RulesConfig 
     save_config(config, out / "config.yaml")
     summary = {
         "target": target, "best_one_line_rule": headline,
-        "tree": {"depth": main.depth, "leaves": main.n_leaves, "held_out": main.held_out, "fit": main.fit},
-        "ovr": {name: {"depth": s.depth, "leaves": s.n_leaves, "held_out": s.held_out} for name, s in ovr.items()},
+        "tree": {"depth": main.depth, "leaves": main.n_leaves, "held_out": main.held_out, "fit": main.fit,
+                 "fidelity_ceiling": ceiling[target]},
+        "ovr": {name: {"depth": s.depth, "leaves": s.n_leaves, "held_out": s.held_out,
+                       "fidelity_ceiling": ceiling[name]} for name, s in ovr.items()},
         "n_fit": len(fit), "n_held_out": len(held), "suzuki": suzuki_headline, "rule_checks": checks,
         "features": [sp.name for sp in inputs.specs], **inputs.info,
         "config": config_to_dict(config),

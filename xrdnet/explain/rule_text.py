@@ -70,7 +70,24 @@ def format_condition(condition: Condition, style: str = "text", min_peaks: int =
         if c.missing_ok:
             return "always"
         return f"{name} known" if k == 0 else f"at least {k} peak{'s' if k != 1 else ''}"
-    if spec.unit == "count" and c.lower is not None and c.upper is not None \
+    if spec.categories:  # codes 0..k-1: the names the thresholds keep, or those they leave out
+        kept = [n for code, n in enumerate(spec.categories)
+                if (c.lower is None or code > c.lower) and (c.upper is None or code <= c.upper)]
+        left = [n for n in spec.categories if n not in kept]
+        eq, ne, isin, notin = ("=", r"$\neq$", r"$\in$", r"$\notin$") if style == "latex" else ("=", "≠", "∈", "∉")
+        if not kept:
+            text = "never"
+        elif len(kept) == 1:
+            text = f"{name} {eq} {kept[0]}"
+        elif len(left) == 1:
+            text = f"{name} {ne} {left[0]}"
+        elif len(kept) <= len(left):
+            text = f"{name} {isin} {{{', '.join(kept)}}}"
+        else:
+            text = f"{name} {notin} {{{', '.join(left)}}}"
+        if style == "latex":
+            text = text.replace("{", r"\{").replace("}", r"\}")
+    elif spec.unit == "count" and c.lower is not None and c.upper is not None \
             and math.floor(c.upper) - math.floor(c.lower) == 1:
         text = f"{name} = {format_threshold(spec, c.upper, style)}"  # 27 < n ≤ 28 on integers
     else:
@@ -315,6 +332,12 @@ def describe_path(tree_json: dict, pattern: np.ndarray, two_theta_deg: np.ndarra
 # --------------------------------------------------------------------------- headline rule
 
 
+HEADLINE_MIN_FIDELITY = 0.5
+"""A headline rule must be what the model answers for most of the held-out patterns it covers: a broad leaf
+whose class is only the plurality (say 32 % of seven classes) gains by its coverage alone, and "→ class" would
+be false for most of the patterns it names."""
+
+
 def headline_rule(candidates: Sequence[tuple[str, Rule, int]], X: np.ndarray, model_label, true_label,
                   class_names: dict[int, str]) -> dict:
     """The one rule worth a headline: the largest fidelity gain over the constant answer, held out.
@@ -325,6 +348,7 @@ def headline_rule(candidates: Sequence[tuple[str, Rule, int]], X: np.ndarray, mo
     read as the classifier "rule true → its class, otherwise the constant", where the constant is
     the model's most common answer; outside the rule both agree, so its gain in fidelity over the
     constant is coverage × (fidelity on its leaf − the constant's fidelity on the same patterns).
+    Only rules the model follows on most of their leaf (fidelity > ``HEADLINE_MIN_FIDELITY``) compete.
 
     Returns ``text``, ``rule``, ``class_name``, ``tree``, the leaf's own ``fidelity``,
     ``constant_fidelity``, ``accuracy``, ``coverage`` and ``n``, the whole reading's
@@ -350,6 +374,8 @@ def headline_rule(candidates: Sequence[tuple[str, Rule, int]], X: np.ndarray, mo
         fidelity = float(np.mean(model_label[covered] == label))
         constant_fidelity = float(np.mean(model_label[covered] == constant))
         coverage = n / len(X)
+        if fidelity <= HEADLINE_MIN_FIDELITY:
+            continue  # the model gives another answer on most of the leaf: not a rule to cite
         gain = coverage * (fidelity - constant_fidelity)
         key = (round(gain, 12), -len(rule.conditions), fidelity)
         if best is None or key > best[0]:

@@ -23,7 +23,8 @@ from typing import Sequence
 
 import numpy as np
 
-from xrdnet.features import FeatureSpec, interpretable_features
+from xrdnet.explain.rule_features import rule_features
+from xrdnet.features import FeatureSpec
 from xrdnet.peak_finder import PeakFinderConfig
 
 FORMAT = "xrdnet-surrogate-tree"
@@ -87,7 +88,7 @@ def tree_to_json(tree, specs: Sequence[FeatureSpec], class_names: dict[int, str]
         # Names of every label the target knows, not only the tree's classes: a one-vs-rest tree
         # that never predicts its class can still say which class it never predicts.
         "classes": classes, "class_names": {str(c): n for c, n in sorted(class_names.items())},
-        "features": [asdict(s) for s in specs],
+        "features": [{k: v for k, v in asdict(s).items() if k != "categories" or v} for s in specs],
         "held_out": clean(held_out), "fit": clean(fit),
         "settings": settings or {}, "feature_extraction": feature_extraction or {},
         "nodes": nodes,
@@ -175,8 +176,8 @@ def tree_features(tree_json: dict, patterns: np.ndarray, two_theta_deg: np.ndarr
     _check_tree_json(tree_json)
     extraction = tree_json.get("feature_extraction") or {}
     config = PeakFinderConfig(**(extraction.get("peak_finder") or {}))
-    X, specs = interpretable_features(np.atleast_2d(patterns), two_theta_deg, wavelength_angstrom,
-                                      int(extraction.get("n_peaks", 10)), config)
+    X, specs = rule_features(np.atleast_2d(patterns), two_theta_deg, wavelength_angstrom,
+                             str(extraction.get("feature_set", "interpretable")), int(extraction.get("n_peaks", 10)), config)
     names = [f["name"] for f in tree_json["features"]]
     column = {s.name: j for j, s in enumerate(specs)}
     unknown = [n for n in names if n not in column]

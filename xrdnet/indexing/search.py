@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from xrdnet.indexing.families import CENTRING_CONDITIONS, FAMILIES, Family
+from xrdnet.indexing.families import ALL_FAMILIES, CENTRING_CONDITIONS, FAMILIES, Family
 
 FAST_TOLERANCE_FACTOR = 3.0
 """The fast test accepts a line within this many tolerances: trial cells come from unrefined lines
@@ -95,7 +95,7 @@ class IndexingConfig:
     min_relative_intensity: float = 0.0
     tolerance_two_theta_deg: float = 0.05
     max_zero_shift_deg: float = 0.3
-    n_seed_lines: tuple[int, int, int] = (4, 6, 5)
+    n_seed_lines: tuple[int, int, int, int] = (4, 6, 5, 5)
     n_refine: int = 6
     min_lines: int = 4
 
@@ -113,7 +113,7 @@ class Cell:
     """The best cell of one lattice family for one pattern.
 
     Attributes:
-        family: ``cubic``, ``tetragonal``, ``hexagonal``, ``orthorhombic``.
+        family: ``cubic``, ``tetragonal``, ``hexagonal``, ``orthorhombic``, ``monoclinic``.
         centring: lattice centring letter (P, I, F, C, A, B, R) the indexed reflections obey.
         a, b, c: axes in Å; alpha, beta, gamma: angles in degrees.
         volume_angstrom3: cell volume.
@@ -220,8 +220,7 @@ def drop_kalpha2_lines(two_theta_deg, intensity, kalpha1_angstrom: float, kalpha
 
 
 @functools.lru_cache(maxsize=None)
-def _seed_assignments_cached(name: str) -> np.ndarray:
-    family = FAMILIES[name]
+def _seed_assignments_cached(family: Family) -> np.ndarray:
     n = family.n_params
     sets = np.array(list(itertools.permutations(range(len(family.seed_hkl)), n)))  # [H, n]
     if not family.symmetric_params:
@@ -239,7 +238,15 @@ def _seed_assignments_cached(name: str) -> np.ndarray:
 
 def _seed_assignments(family: Family) -> np.ndarray:
     """``[H, n]`` rows of ``family.seed_hkl`` that the first lines of a trial cell are assumed to be."""
-    return _seed_assignments_cached(family.name)
+    return _seed_assignments_cached(family)
+
+
+@functools.lru_cache(maxsize=None)
+def _seed_inverses(family: Family) -> np.ndarray:
+    """``[H, n, n]`` inverses of the design matrices of the family's non-singular seed assignments:
+    they depend on the family alone, so they are inverted once."""
+    x = family.design(family.seed_hkl)[_seed_assignments(family)]  # [H, n, n]
+    return np.linalg.inv(x[np.abs(np.linalg.det(x)) > 1e-9])
 
 
 def _trial_params(family: Family, lines: _Lines, n_seed_lines: int) -> np.ndarray:
@@ -247,25 +254,32 @@ def _trial_params(family: Family, lines: _Lines, n_seed_lines: int) -> np.ndarra
     n = family.n_params
     seeds = range(min(n_seed_lines, len(lines.inv_d2)))
     line_sets = np.array(list(itertools.combinations(seeds, n)))  # [L, n]
-    hkl_sets = _seed_assignments(family)  # [H, n]
-    x = family.design(family.seed_hkl)[hkl_sets]  # [H, n, n]
     y = lines.inv_d2[line_sets]  # [L, n]
-    det = np.linalg.det(x)
-    x, hkl_sets = x[np.abs(det) > 1e-9], hkl_sets[np.abs(det) > 1e-9]
-    params = np.einsum("hij,lj->lhi", np.linalg.inv(x), y).reshape(-1, n)  # [L·H, n]
+    params = np.einsum("hij,lj->lhi", _seed_inverses(family), y).reshape(-1, n)  # [L·H, n]
     params = params[(params > 0).all(axis=1)]
+    params = params[family.plausible(params)]
     if len(params) == 0:
         return params
     vol = family.volume_angstrom3(params)
     axes_ok = (params <= 1.0 / MIN_AXIS_ANGSTROM ** 2).all(axis=1)
-    params = params[(vol <= MAX_CELL_VOLUME_ANGSTROM3) & axes_ok]
+    params = family.canonical(params[(vol <= MAX_CELL_VOLUME_ANGSTROM3) & axes_ok])
     key = np.sort(params, axis=1) if family.symmetric_params else params
     _, first = np.unique(np.round(np.log(key), 3), axis=0, return_index=True)
     return params[np.sort(first)]
 
 
 def _fast_rank(family: Family, params: np.ndarray, lines: _Lines, n_keep: int) -> np.ndarray:
-    """Indices of the ``n_keep`` most promising trial cells (step 3)."""
+    """Indices of the ``n_keep`` most promising trial cells (step 3). A family with many trial cells
+    (``family.prescreen``: (lines, cells kept)) first keeps the cells that do best on its first lines."""
+    if family.prescreen is not None and len(params) > family.prescreen[1]:
+        n_lines, n_cells = family.prescreen
+        first = _Lines(*(v[:n_lines] for v in (lines.two_theta_deg, lines.inv_d2, lines.slope, lines.tolerance)))
+        kept = _fast_rank_all(family, params, first, n_cells)
+        return kept[_fast_rank_all(family, params[kept], lines, n_keep)]
+    return _fast_rank_all(family, params, lines, n_keep)
+
+
+def _fast_rank_all(family: Family, params: np.ndarray, lines: _Lines, n_keep: int) -> np.ndarray:
     dev = family.deviation(params, lines.inv_d2) / lines.tolerance  # [C, P], in tolerances
     hit = dev <= FAST_TOLERANCE_FACTOR
     share = hit.mean(axis=1)
@@ -329,7 +343,7 @@ def _refine(family: Family, params: np.ndarray, lines: _Lines, config: IndexingC
             sol, *_ = np.linalg.lstsq(x * w[:, None], (lines.inv_d2[use] - lines.slope[use] * new_zero) * w,
                                       rcond=None)
         new_params = sol[: family.n_params]
-        if not (new_params > 0).all():
+        if not (new_params > 0).all() or not family.plausible(new_params[None])[0]:
             break
         params, zero, n_fitted = new_params, new_zero, family.n_params + int(fit_zero)
     return params, zero, n_fitted
@@ -391,8 +405,8 @@ def index_family(family: Family, lines: _Lines, config: IndexingConfig) -> Cell 
 
 
 def choose_family(cells: dict) -> Cell | None:
-    """The most symmetric family within ``SYMMETRY_PREFERENCE`` of the top score (``FAMILIES`` order)."""
-    found = [cells[name] for name in FAMILIES if cells.get(name) is not None]
+    """The most symmetric family within ``SYMMETRY_PREFERENCE`` of the top score (``ALL_FAMILIES`` order)."""
+    found = [cells[name] for name in ALL_FAMILIES if cells.get(name) is not None]
     if not found:
         return None
     top = max(cell.score for cell in found)
@@ -403,15 +417,16 @@ def index_peaks(two_theta_deg, intensity, wavelength_angstrom: float,
                 config: IndexingConfig = IndexingConfig(), families=None) -> IndexingResult:
     """Index peak positions ``two_theta_deg [P]`` (intensities ``[P]``, measured at λ in Å).
 
-    Returns the best cell of each family in ``families`` (default: all of ``FAMILIES``) and the
+    Returns the best cell of each family in ``families`` (default: all of ``FAMILIES``; any of
+    ``ALL_FAMILIES`` by name) and the
     best family's cell; every cell is ``None`` when fewer than ``config.min_lines`` lines are given.
     """
     names = list(FAMILIES) if families is None else list(families)
-    unknown = [n for n in names if n not in FAMILIES]
+    unknown = [n for n in names if n not in ALL_FAMILIES]
     if unknown:
-        raise ValueError(f"unknown lattice families {unknown}; known: {sorted(FAMILIES)}")
+        raise ValueError(f"unknown lattice families {unknown}; known: {sorted(ALL_FAMILIES)}")
     lines = select_lines(two_theta_deg, intensity, wavelength_angstrom, config)
     if len(lines.inv_d2) < config.min_lines:
         return IndexingResult({n: None for n in names}, None)
-    cells = {n: index_family(FAMILIES[n], lines, config) for n in names}
+    cells = {n: index_family(ALL_FAMILIES[n], lines, config) for n in names}
     return IndexingResult(cells, choose_family(cells))
