@@ -75,3 +75,9 @@ def test_write_stores_calibration_and_a_card_measured_on_the_measured_set(tiny_d
     assert (tiny_run / "calibration.png").is_file()
     out = capsys.readouterr().out
     assert "| real (tiny-measured) |" in out and "Constant baseline" in out
+    # accuracy against the confidence predict prints: all files at full coverage, the answered accuracy
+    answered = report["real"]["answered_accuracy_vs_coverage"]
+    assert answered[0]["coverage"] == 1.0 and answered[0]["n"] == len(space_groups)
+    assert answered[0]["accuracy"] == pytest.approx(report["real"]["with_indexing"]["cs_accuracy"])
+    assert "as predict answers (the confidence predict prints)" in out
+    assert "accuracy_vs_coverage" not in json.loads((tiny_run / "card.json").read_text())["real"]["with_indexing"]

@@ -134,7 +134,8 @@ def test_only_the_asked_families_are_tried_and_unknown_ones_refused():
         index_peaks(tt, inten, CU_KA1, families=["triclinic"])
 
 
-@pytest.mark.parametrize("kwargs", [{"n_lines": 3}, {"line_selection": "loudest"}, {"tolerance_two_theta_deg": 0}])
+@pytest.mark.parametrize("kwargs", [{"n_lines": 3}, {"line_selection": "loudest"}, {"tolerance_two_theta_deg": 0},
+                                    {"n_seed_lines": (4, 6, 5)}, {"n_seed_lines": (4, 6, 5, 3)}])
 def test_bad_settings_are_refused(kwargs):
     with pytest.raises(ValueError):
         IndexingConfig(**kwargs)

@@ -116,7 +116,7 @@ def answered_figures(run_dir: Path, cals, ensemble_cal, folder: Path, files, cs_
     """Figures of the measured files answered exactly as ``xrdnet predict`` answers them (``force`` on, so every
     file counts): pooled with the checkpoint's forest if it has one, the indexing evidence mixed in or not as the
     checkpoint says (``Predictor(combine_indexing=None)``), with the calibration ``cals`` (and the pool
-    ``forest_pool``, its temperature) just fitted."""
+    ``forest_pool``, its temperature) just fitted. ``accuracy_vs_coverage`` is that of the answered confidence."""
     from xrdnet.inference import Predictor
     from xrdnet.evaluate import balanced_accuracy
     from xrdnet.patterns_io import read_pattern
@@ -133,6 +133,7 @@ def answered_figures(run_dir: Path, cals, ensemble_cal, folder: Path, files, cs_
     return {"cs_accuracy": fig["cs_accuracy"], "cs_balanced_accuracy": balanced_accuracy(cs_true, cs.argmax(axis=1)),
             "sg_accuracy": fig["sg_accuracy"], "cs_ece": fig["cs_ece"],
             "combined": int(sum(r.combined_with_indexing for r in results)),
+            "accuracy_vs_coverage": accuracy_vs_coverage(cs.max(axis=1), cs.argmax(axis=1) == cs_true),
             **({} if predictor.forest_pool is None else {"forest_weight": predictor.forest_pool.forest_weight,
                                                          "indexing_mixed_in": predictor.combine_indexing})}
 
@@ -266,6 +267,7 @@ def calibrate_checkpoint(run: str | Path, data: str | Path, real: str | Path | N
         by_range = scan_range_figures(members, measured["patterns"], grid, lam, cs_rt, sg_rt, forest_pool)
         with_indexing = answered_figures(run_dir, members.cals, members.ensemble_cal, real_folder, measured["files"],
                                          cs_rt, sg_rt, forest_pool)
+        answered_coverage = with_indexing.pop("accuracy_vs_coverage")  # the report's, not the card's
         # the prior: p ∝ p · prior / training prior, on the calibrated probabilities
         priors = {}
         train = training_prior(run_dir)
@@ -290,7 +292,8 @@ def calibrate_checkpoint(run: str | Path, data: str | Path, real: str | Path | N
         report["real"] = {"name": real_name, "folder": recorded_path(real_folder), "n": measured["n"],
                           "before": r_before, "after": r_after, "baseline": baseline,
                           "cs_balanced_accuracy": m["cs_balanced_accuracy"], "sg_top5": m["sg_top5"],
-                          "accuracy_vs_coverage": coverage, "by_scan_range": by_range,
+                          "accuracy_vs_coverage": coverage, "answered_accuracy_vs_coverage": answered_coverage,
+                          "by_scan_range": by_range,
                           "with_indexing": with_indexing, "priors": priors,
                           "checks": {"refused": int(refused), "warnings": codes}}
         curves[f"CS, real ({real_name}), uncalibrated"] = (cs_r.max(1), cs_r.argmax(1) == cs_rt)
@@ -359,7 +362,7 @@ def format_report(report: dict) -> str:
     if rr is None:
         return "\n".join(lines)
     name = rr["name"]
-    lines += ["", f"Accuracy vs coverage on {name} (crystal system, calibrated confidence):", "",
+    lines += ["", f"Accuracy vs coverage on {name} (crystal system, the networks' calibrated confidence):", "",
               "| most confident | n | CS acc | min confidence |", "|---:|---:|---:|---:|"]
     lines += [f"| {100 * c['coverage']:.0f} % | {c['n']} | {100 * c['accuracy']:.1f} % | {c['min_confidence']:.2f} |"
               for c in rr["accuracy_vs_coverage"]]
@@ -368,6 +371,11 @@ def format_report(report: dict) -> str:
     lines += ["", f"{name} answered as predict answers ({pooled_words}indexing mixed in for {wi['combined']} files): "
                   f"CS {100 * wi['cs_accuracy']:.1f} % (balanced {100 * wi['cs_balanced_accuracy']:.1f} %), "
                   f"SG {100 * wi['sg_accuracy']:.1f} %, CS ECE {wi['cs_ece']:.3f}"]
+    if rr.get("answered_accuracy_vs_coverage"):
+        lines += ["", f"Accuracy vs coverage on {name} as predict answers (the confidence predict prints):", "",
+                  "| most confident | n | CS acc | min confidence |", "|---:|---:|---:|---:|"]
+        lines += [f"| {100 * c['coverage']:.0f} % | {c['n']} | {100 * c['accuracy']:.1f} % | "
+                  f"{c['min_confidence']:.2f} |" for c in rr["answered_accuracy_vs_coverage"]]
     cut_words = "network alone" if "forest_weight" not in wi else "pooled with the forest"
     lines += ["", f"{name} cut to laboratory scan ranges ({cut_words}, calibrated):", "",
               "| 2θ range | share of the grid | CS acc | CS balanced | SG acc |", "|---|---:|---:|---:|---:|"]

@@ -106,6 +106,10 @@ class IndexingConfig:
             raise ValueError(f"line_selection must be one of {LINE_SELECTIONS}, got {self.line_selection!r}")
         if not self.tolerance_two_theta_deg > 0:
             raise ValueError("tolerance_two_theta_deg must be positive")
+        most = max(f.n_params for f in ALL_FAMILIES.values())
+        if len(self.n_seed_lines) < most or any(int(n) < k + 1 for k, n in enumerate(self.n_seed_lines)):
+            raise ValueError(f"n_seed_lines needs an entry for 1..{most} parameters, each at least the number of "
+                             f"parameters, got {self.n_seed_lines}")
 
 
 @dataclass(frozen=True)
