@@ -27,6 +27,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).parent))
+
+from ablate_forest_pool import _RowKeeper  # noqa: E402
 
 
 def _scores(cs, sg, cs_true, sg_true) -> dict:
@@ -59,13 +62,9 @@ def main(argv=None) -> int:
     patterns, errors = read_many([args.real / name for name in labels], None)
     if errors:
         raise SystemExit(f"{args.real}: {len(errors)} labelled files unreadable")
-    rows = {}
-    kept = []
-    original = predictor.probabilities
-    predictor.probabilities = lambda r: kept.append(np.array(r, copy=True)) or original(r)
+    keeper = _RowKeeper(predictor)  # the rows predict hands its models
     predictor.predict_patterns(patterns, force=True)
-    predictor.probabilities = original
-    rows["real"] = np.concatenate(kept)
+    rows = {"real": np.concatenate(keeper.rows)}
     sg_true = {"real": np.array([labels[p.path.name] for p in patterns])}
     with PatternDataset(args.data) as ds:
         if not np.allclose(ds.two_theta_deg, grid):

@@ -114,8 +114,9 @@ class Family:
         return np.ones(len(params), dtype=bool)
 
     def canonical(self, params: np.ndarray) -> np.ndarray:
-        """``[C, n_params]`` one representative of each set of equivalent parameters (for deduplication)."""
-        return np.sort(params, axis=1) if self.symmetric_params else params
+        """``[C, n_params]`` the trial cells in the setting the search keeps (default: as solved; families with
+        ``symmetric_params`` are deduplicated on sorted p by the search itself)."""
+        return params
 
     def hkl_box(self, params: np.ndarray, inv_d2_max: float) -> np.ndarray:
         """``[R, 3]`` every reflection of one half of reciprocal space with 1/d² ≤ ``inv_d2_max``."""

@@ -223,8 +223,8 @@ def drop_kalpha2_lines(two_theta_deg, intensity, kalpha1_angstrom: float, kalpha
     return tt[~drop], inten[~drop]
 
 
-@functools.lru_cache(maxsize=None)
-def _seed_assignments_cached(family: Family) -> np.ndarray:
+def _seed_assignments(family: Family) -> np.ndarray:
+    """``[H, n]`` rows of ``family.seed_hkl`` that the first lines of a trial cell are assumed to be."""
     n = family.n_params
     sets = np.array(list(itertools.permutations(range(len(family.seed_hkl)), n)))  # [H, n]
     if not family.symmetric_params:
@@ -238,11 +238,6 @@ def _seed_assignments_cached(family: Family) -> np.ndarray:
             seen.add(key)
             keep.append(i)
     return sets[keep]
-
-
-def _seed_assignments(family: Family) -> np.ndarray:
-    """``[H, n]`` rows of ``family.seed_hkl`` that the first lines of a trial cell are assumed to be."""
-    return _seed_assignments_cached(family)
 
 
 @functools.lru_cache(maxsize=None)
