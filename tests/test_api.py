@@ -502,6 +502,34 @@ def test_mixture_detector_raises_its_code(runs, tiny_pattern):
     assert "likely_mixture" in r.warning_codes and r.mixture_probability == pytest.approx(0.9)
 
 
+def test_a_detector_with_evidence_flags_by_the_combined_probability(runs, tiny_pattern):
+    """Issue 20 part 5: the flag is the combiner's answer on the detector's logit and the indexing evidence."""
+    from xrdnet.mixture.evidence import EVIDENCE_FEATURES, EvidenceCombiner
+
+    x, y = tiny_pattern
+    pred = Predictor(runs[0])
+    f = len(EVIDENCE_FEATURES)
+    # a combiner that ignores the detector and trusts one column: log(1 + M) of the best cell
+    coef = np.zeros(f)
+    coef[EVIDENCE_FEATURES.index("best_log_merit")] = -4.0
+
+    class Quiet:
+        threshold = 0.5
+        evidence = EvidenceCombiner(EVIDENCE_FEATURES, np.zeros(f), np.ones(f), coef, 10.0, threshold=0.5)
+
+        def mixture_probability(self, patterns):
+            return np.full(len(patterns), 0.1, dtype=np.float32)
+
+    pred.mixture = Quiet()
+    r = pred.predict(x, y, wavelength="CuKa")
+    merit = (r.cell or {}).get("figure_of_merit", 0.0)
+    expected = 1.0 / (1.0 + np.exp(-(10.0 - 4.0 * np.log1p(merit))))
+    assert r.mixture_detector_probability == pytest.approx(0.1)
+    assert r.mixture_probability == pytest.approx(expected)
+    assert ("likely_mixture" in r.warning_codes) == (expected >= 0.5)
+    assert r.to_dict()["mixture_detector_probability"] == pytest.approx(0.1)
+
+
 def test_a_detector_that_fails_to_load_is_warned_and_named_on_the_result(runs, tiny_pattern, monkeypatch):
     """Issue 21: a broken mixture detector used to vanish silently; the answer still comes back."""
     import xrdnet.mixture

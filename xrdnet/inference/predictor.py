@@ -279,14 +279,9 @@ class Predictor:
                                   wavelength_angstrom=p.wavelength_angstrom, wavelength_source=p.wavelength_source,
                                   x_unit=p.x_unit, peaks_two_theta_deg=p.peaks_two_theta_deg, source=p.source,
                                   prior=self.prior_name)
+        indexing = self._index(p) if proba is not None else None
         if mixture is not None:
-            result.mixture_probability = mixture
-            threshold = float(getattr(self.mixture, "threshold", 0.5))
-            if mixture >= threshold:
-                result.warnings.append(PredictionWarning(
-                    LIKELY_MIXTURE, f"the mixture detector gives {100 * mixture:.0f} % (threshold "
-                    f"{100 * threshold:.0f} %) that peaks of more than one phase are present; the answer "
-                    "describes at most the main phase"))
+            self._flag_mixture(result, mixture, indexing, p)
         if mixture_problem is not None:
             result.warnings.append(PredictionWarning(MIXTURE_UNAVAILABLE, mixture_problem))
         if self.prior_name is not None:
@@ -305,7 +300,6 @@ class Predictor:
         cs_p, sg_p = proba
         network_cs = int(np.argmax(cs_p))
         network = ClassScore(CRYSTAL_SYSTEMS[network_cs], network_cs, float(cs_p[network_cs]))
-        indexing = self._index(p)
         best = None if indexing is None else indexing.best
         if self.combine_indexing and is_confident(best):
             cs_p, sg_p = combine_with_cell(cs_p, sg_p, best)
@@ -332,6 +326,27 @@ class Predictor:
         if self.tree is not None and p.row is not None:
             result.rule = self._rule(p.row, result.crystal_system, result.space_group)
         return result
+
+    def _flag_mixture(self, result: PredictionResult, detector_probability: float, indexing, p: CheckedPattern) -> None:
+        """Set ``mixture_probability`` and the ``likely_mixture`` warning: the detector's probability, combined
+        with the indexing evidence where the detector carries a combiner (``xrdnet.mixture.evidence``)."""
+        combiner = getattr(self.mixture, "evidence", None)
+        result.mixture_detector_probability = detector_probability
+        if combiner is None:
+            probability, threshold = detector_probability, float(getattr(self.mixture, "threshold", 0.5))
+            source = "the mixture detector gives"
+        else:
+            from xrdnet.mixture.evidence import evidence_row
+
+            probability = float(combiner.probability(evidence_row(detector_probability, indexing))[0])
+            threshold = combiner.threshold
+            source = (f"the mixture detector ({100 * detector_probability:.0f} %) and how poorly the best cells "
+                      "index the peaks give")
+        result.mixture_probability = probability
+        if probability >= threshold:
+            result.warnings.append(PredictionWarning(
+                LIKELY_MIXTURE, f"{source} {100 * probability:.0f} % (threshold {100 * threshold:.0f} %) that peaks "
+                "of more than one phase are present; the answer describes at most the main phase"))
 
     _indexing_evidence = staticmethod(record_indexing)  # its old name: (indexing, result, answer) -> None
 

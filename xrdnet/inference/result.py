@@ -146,6 +146,7 @@ class PredictionResult:
     x_unit: str = "2theta"
     prior: str | None = None
     mixture_probability: float | None = None
+    mixture_detector_probability: float | None = None
     source: str | None = None
     cell: dict | None = None
     cell_of_predicted_system: dict | None = None
@@ -194,6 +195,7 @@ class PredictionResult:
             "x_unit": self.x_unit,
             "prior": self.prior,
             "mixture_probability": self.mixture_probability,
+            "mixture_detector_probability": self.mixture_detector_probability,
             "cell": self.cell,
             "cell_of_predicted_system": self.cell_of_predicted_system,
             "network_crystal_system": score(self.network_crystal_system, "cs"),

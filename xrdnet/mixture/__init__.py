@@ -8,6 +8,8 @@ trusted: a small binary 1D CNN trained on **simulated mixtures of real structure
   threshold, and its files in ``<checkpoint>/mixture/`` (``load_mixture_detector``, weights-only);
 * ``training``: the recipe (``MixtureRecipe``, ``configs/mixture.yaml``), the batches, the step-count
   schedule (``fit``) and the threshold for a false-positive rate;
+* ``evidence``: the flag from evidence, the detector's logit beside the figures of merit of the best
+  cells the indexing found (``EvidenceCombiner``, ``evidence.json`` beside the detector);
 * ``finished``: mixtures of finished single-phase patterns (``make_mixtures``), a test set;
 * ``evaluation``: the train/val/test material of a data set's compound split and measured files, as
   ``scripts/train_mixture_detector.py`` uses them.
@@ -16,12 +18,14 @@ Specimens of several phases are rendered by the simulator's one renderer (``xrdn
 from a data set's cached sticks (``xrdnet.data.specimen_batches``).
 """
 
-from xrdnet.mixture.detector import (META_FILE, SUBDIR, WEIGHTS_FILE, MixtureConfig, MixtureDetector,
-                                     load_mixture_detector, mixture_dir, pool_patterns)
+from xrdnet.mixture.detector import (EVIDENCE_FILE, META_FILE, SUBDIR, WEIGHTS_FILE, MixtureConfig, MixtureDetector,
+                                     load_evidence, load_mixture_detector, mixture_dir, pool_patterns)
+from xrdnet.mixture.evidence import EVIDENCE_FEATURES, EvidenceCombiner, evidence_row, fit_combiner
 from xrdnet.mixture.finished import Mixtures, draw_fractions, draw_members, make_mixtures
 from xrdnet.mixture.training import (MATERIALS, MixtureRecipe, PatternBatches, augment, fit, roc_auc,
                                      threshold_for_fpr)
 
-__all__ = ["META_FILE", "SUBDIR", "WEIGHTS_FILE", "MATERIALS", "MixtureConfig", "MixtureDetector", "MixtureRecipe",
+__all__ = ["EVIDENCE_FEATURES", "EVIDENCE_FILE", "EvidenceCombiner", "evidence_row", "fit_combiner", "load_evidence",
+           "META_FILE", "SUBDIR", "WEIGHTS_FILE", "MATERIALS", "MixtureConfig", "MixtureDetector", "MixtureRecipe",
            "Mixtures", "PatternBatches", "augment", "draw_fractions", "draw_members", "fit", "load_mixture_detector",
            "make_mixtures", "mixture_dir", "pool_patterns", "roc_auc", "threshold_for_fpr"]

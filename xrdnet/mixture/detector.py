@@ -21,6 +21,7 @@ import numpy as np
 
 WEIGHTS_FILE = "detector.pt"
 META_FILE = "detector.json"
+EVIDENCE_FILE = "evidence.json"  # the flag from evidence (xrdnet.mixture.evidence), fitted for these weights
 SUBDIR = "mixture"
 
 
@@ -96,6 +97,7 @@ class MixtureDetector:
     config: MixtureConfig
     threshold: float = 0.5
     record: dict = field(default_factory=dict)
+    evidence: object | None = None  # an xrdnet.mixture.evidence.EvidenceCombiner fitted for this detector, or None
 
     def mixture_probability(self, patterns: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """``[B]`` probability that each pattern (``[B, G]`` float32 on the model grid, max = 1) is a mixture."""
@@ -167,4 +169,33 @@ def load_mixture_detector(checkpoint_dir: str | Path) -> MixtureDetector | None:
     net = _make_net(config)
     net.load_state_dict(torch.load(directory / WEIGHTS_FILE, map_location="cpu", weights_only=True))
     net.eval()
-    return MixtureDetector(net, config, float(meta["threshold"]), meta.get("record", {}))
+    return MixtureDetector(net, config, float(meta["threshold"]), meta.get("record", {}),
+                           evidence=load_evidence(directory))
+
+
+def weights_digest(directory: str | Path) -> str:
+    """The first 16 hex digits of the SHA-256 of a detector's weights file (what an evidence file names)."""
+    import hashlib
+
+    return hashlib.sha256((Path(directory) / WEIGHTS_FILE).read_bytes()).hexdigest()[:16]
+
+
+def load_evidence(directory: str | Path):
+    """The evidence combiner stored beside a detector (``evidence.json``), or None when there is none.
+
+    A combiner fitted for other weights than the ones beside it would read the detector's logit wrongly:
+    it is refused with a ValueError naming the file, as is a file that does not parse."""
+    from xrdnet.mixture.evidence import EvidenceCombiner
+
+    path = Path(directory) / EVIDENCE_FILE
+    if not path.is_file():
+        return None
+    try:
+        combiner = EvidenceCombiner.from_dict(json.loads(path.read_text()))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a mixture evidence file ({exc})") from exc
+    wanted = (combiner.record or {}).get("detector_sha256_16")
+    if wanted != weights_digest(directory):
+        raise ValueError(f"{path}: fitted for detector weights {wanted}, but {WEIGHTS_FILE} beside it is "
+                         f"{weights_digest(directory)}; refit it (scripts/fit_mixture_evidence.py)")
+    return combiner
