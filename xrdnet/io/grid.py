@@ -115,8 +115,10 @@ def estimate_background(two_theta_deg, intensity, window_deg: float = 1.5, smoot
     SNIP (Ryan et al. 1988, Nucl. Instrum. Methods B 34, 396) clips every point to the mean of its
     neighbours ±p for p = 1..m, after the log-log-sqrt transform; features narrower than about
     ``window_deg`` (the half-width m, in the units of the positions) are clipped away, broad humps stay.
-    The pattern is scaled to a counts-like maximum, smoothed over ``smooth_points`` and padded by
-    reflection so edge points see a full window.
+    The pattern is scaled to a counts-like maximum, smoothed over ``smooth_points`` and padded by odd
+    reflection (point-symmetric about each end, so a slope continues) so edge points see a full window; a
+    plain mirror made a cusp of every sloped edge, which SNIP clipped like a peak, leaving the background
+    below the data at a lab scan's steeply falling start and a false "peak" at its first point.
     """
     x = np.asarray(two_theta_deg, dtype=np.float64)
     y = np.clip(np.asarray(intensity, dtype=np.float64), 0.0, None)
@@ -131,7 +133,7 @@ def estimate_background(two_theta_deg, intensity, window_deg: float = 1.5, smoot
         kernel = np.ones(smooth_points) / smooth_points
         counts = np.convolve(np.pad(counts, smooth_points // 2, mode="edge"), kernel, mode="valid")[:n]
     v = np.log(np.log(np.sqrt(counts + 1.0) + 1.0) + 1.0)
-    v = np.pad(v, m, mode="reflect")
+    v = np.pad(v, m, mode="reflect", reflect_type="odd")
     for p in range(1, m + 1):
         mean = 0.5 * (v[:-2 * p] + v[2 * p:])
         v[p:-p] = np.minimum(v[p:-p], mean)

@@ -16,6 +16,11 @@ SHARP_PEAK_MIN_HEIGHT = 0.02
 """A sharp peak rises at least 2 % of the pattern maximum above the broad background."""
 PEAK_SIGMAS = 5.0
 """A sharp peak stands this many noise σ above the background and its neighbours."""
+EDGE_EXCLUSION_DEG = 0.2
+"""A maximum within this 2θ distance of either end of the measured span is not a sharp peak: it has no
+measured flank on one side to tell it from the end of a slope (the genuine TiO2 + ZnO scan's first point,
+10.01°, and the LaB6 tutorial scan's were counted as lines and spoilt their indexing). Twice the
+smoothing width ``SMOOTH_DEG`` of ``xrdnet.signal.background``."""
 
 
 class SharpPeaks(NamedTuple):
@@ -53,6 +58,8 @@ def peak_measurements(row: np.ndarray, grid_two_theta_deg: np.ndarray, noise: fl
         scale = float(sharp.max()) / max(float(row.max()), 1e-12)
         absolute, prominence = pk.height * scale, pk.prominence * scale
         keep = (absolute >= max(SHARP_PEAK_MIN_HEIGHT, PEAK_SIGMAS * sigma)) & (prominence >= PEAK_SIGMAS * sigma)
+        span = grid[np.flatnonzero(covered)[[0, -1]]]  # first and last measured 2θ
+        keep &= (pk.two_theta_deg >= span[0] + EDGE_EXCLUSION_DEG) & (pk.two_theta_deg <= span[1] - EDGE_EXCLUSION_DEG)
         peaks_two_theta, heights = pk.two_theta_deg[keep], absolute[keep]
     return SharpPeaks(peaks_two_theta, heights, hump_ratio)
 
