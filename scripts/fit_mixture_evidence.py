@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import shutil
 import sys
@@ -88,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     from xrdnet.config import load_config
     from xrdnet.mixture import MixtureRecipe, load_mixture_detector, make_mixtures, roc_auc, threshold_for_fpr
     from xrdnet.mixture.evaluation import measured_patterns, specimen_set, specimen_sources
+    from xrdnet.mixture.detector import weights_digest
     from xrdnet.mixture.evidence import evidence_row, fit_combiner
     from xrdnet.models.runs import load_run
 
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{detector_dir}: no mixture detector there")
     args.out.mkdir(parents=True, exist_ok=True)
     cache = args.out / "evidence_rows.npz"
-    digest = hashlib.sha256((detector_dir / "detector.pt").read_bytes()).hexdigest()[:16]
+    digest = weights_digest(detector_dir)
 
     recipe = load_config(args.recipe, MixtureRecipe)
     sources = specimen_sources(args.data, recipe)

@@ -91,3 +91,25 @@ def test_the_shipped_detector_carries_evidence_fitted_for_its_weights():
     figures = combiner.record["figures"]
     assert figures["measured_single_flagged"] <= 0.10  # the rule its threshold was chosen by
     assert combiner.coef[_col("detector_logit")] > 0  # more detector evidence, more mixture
+
+
+def test_saving_new_detector_weights_removes_the_evidence_fitted_for_the_old_ones(tmp_path):
+    import torch
+
+    from xrdnet.mixture.detector import (EVIDENCE_FILE, MixtureConfig, MixtureDetector, _make_net, load_mixture_detector,
+                                         weights_digest)
+
+    config = MixtureConfig(channels=(4,), hidden=8)
+    torch.manual_seed(0)
+    detector = MixtureDetector(_make_net(config), config, 0.5)
+    detector.save(tmp_path)
+    combiner = fit_combiner(*_separable())
+    combiner.record = {"detector_sha256_16": weights_digest(tmp_path)}
+    (tmp_path / EVIDENCE_FILE).write_text(json.dumps(combiner.to_dict()))
+    detector.save(tmp_path)  # the same weights: the evidence still fits them
+    assert load_mixture_detector(tmp_path).evidence is not None
+    with torch.no_grad():
+        next(detector.net.parameters()).add_(1.0)
+    with pytest.warns(RuntimeWarning, match=r"evidence\.json was fitted for the detector weights replaced"):
+        detector.save(tmp_path)
+    assert not (tmp_path / EVIDENCE_FILE).exists() and load_mixture_detector(tmp_path).evidence is None

@@ -14,6 +14,7 @@ weights-only) and ``detector.json`` (architecture, threshold, training record, m
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -135,6 +136,14 @@ class MixtureDetector:
         meta = {"kind": "mixture-detector", "threshold": float(self.threshold),
                 "config": _config_to_dict(self.config), "record": self.record}
         (directory / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        stale = directory / EVIDENCE_FILE
+        if stale.is_file():
+            # an evidence file reads the old weights' logit; left there it would stop the detector loading
+            fitted_for = json.loads(stale.read_text()).get("record", {}).get("detector_sha256_16")
+            if fitted_for != weights_digest(directory):
+                stale.unlink()
+                warnings.warn(f"{stale} was fitted for the detector weights replaced here and is removed; refit it "
+                              "with scripts/fit_mixture_evidence.py --install", RuntimeWarning, stacklevel=2)
         return directory
 
 
