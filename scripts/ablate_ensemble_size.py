@@ -17,7 +17,6 @@ the spread between seeds.
 from __future__ import annotations
 
 import argparse
-import csv
 import itertools
 import json
 import sys
@@ -29,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from ablate_forest_pool import _RowKeeper  # noqa: E402
+from ablate_forest_pool import predicted_rows  # noqa: E402
 
 
 def _scores(cs, sg, cs_true, sg_true) -> dict:
@@ -51,21 +50,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     from xrdnet.api import Predictor
     from xrdnet.data.reader import PatternDataset
-    from xrdnet.patterns_io import read_many
     from xrdnet.symmetry import crystal_system_index
 
     predictor = Predictor(args.checkpoint, combine_indexing=False)
     pool, ensemble = predictor.forest_pool, predictor.ensemble_calibration
     grid, lam = predictor.grid, predictor.wavelength_angstrom
-    with (args.real / "labels.csv").open(newline="") as handle:
-        labels = {row["file"]: int(row["space_group"]) for row in csv.DictReader(handle)}
-    patterns, errors = read_many([args.real / name for name in labels], None)
-    if errors:
-        raise SystemExit(f"{args.real}: {len(errors)} labelled files unreadable")
-    keeper = _RowKeeper(predictor)  # the rows predict hands its models
-    predictor.predict_patterns(patterns, force=True)
-    rows = {"real": np.concatenate(keeper.rows)}
-    sg_true = {"real": np.array([labels[p.path.name] for p in patterns])}
+    _, _, real_rows, real_sg = predicted_rows(predictor, args.real)  # the rows predict hands its models
+    rows, sg_true = {"real": real_rows}, {"real": real_sg}
     with PatternDataset(args.data) as ds:
         if not np.allclose(ds.two_theta_deg, grid):
             raise SystemExit(f"{args.data}: its grid is not the checkpoint's")

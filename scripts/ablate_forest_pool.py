@@ -43,31 +43,40 @@ class _RowKeeper:
         predictor.probabilities = keep
 
 
-def build_cache(args) -> dict:
+def predicted_rows(predictor, real: Path):
+    """The labelled measured scans of ``real`` (``labels.csv``) answered by ``predictor`` (forced):
+    ``(patterns, results, rows [N, G], space groups [N])``, ``rows`` exactly what predict hands its models.
+
+    Raises ValueError when a labelled file cannot be read or is not answered."""
     import csv
 
+    from xrdnet.patterns_io import read_many
+
+    with (real / "labels.csv").open(newline="") as handle:
+        labels = {row["file"]: int(row["space_group"]) for row in csv.DictReader(handle)}
+    patterns, errors = read_many([real / name for name in labels], None)
+    if errors:
+        raise ValueError(f"{real}: {len(errors)} labelled files unreadable")
+    keeper = _RowKeeper(predictor)
+    results = predictor.predict_patterns(patterns, force=True)
+    rows = np.concatenate(keeper.rows)
+    if len(rows) != len(results) or any(not len(r.crystal_system_proba) for r in results):
+        raise ValueError(f"{real}: not every labelled file was answered")
+    return patterns, results, rows, np.array([labels[p.path.name] for p in patterns])
+
+
+def build_cache(args) -> dict:
     from xrdnet.api import Predictor
     from xrdnet.data.datamodule import sample_weights
     from xrdnet.data.reader import PatternDataset
     from xrdnet.models.forest import ForestConfig, ForestModel
-    from xrdnet.patterns_io import read_many
     from xrdnet.symmetry import crystal_system_index
 
     forest = ForestModel(ForestConfig(features=args.features, n_jobs=-1))
     predictor = Predictor(args.checkpoint, combine_indexing=False)
     predictor.forest_pool = None  # the networks alone, as before the checkpoint had a pool
     grid, lam = predictor.grid, predictor.wavelength_angstrom
-    with (args.real / "labels.csv").open(newline="") as handle:
-        labels = {row["file"]: int(row["space_group"]) for row in csv.DictReader(handle)}
-    patterns, errors = read_many([args.real / name for name in labels], None)
-    if errors:
-        raise ValueError(f"{args.real}: {len(errors)} labelled files unreadable")
-    keeper = _RowKeeper(predictor)
-    results = predictor.predict_patterns(patterns, force=True)
-    rows = np.concatenate(keeper.rows)
-    if len(rows) != len(results) or any(not len(r.crystal_system_proba) for r in results):
-        raise ValueError(f"{args.real}: not every labelled file was answered")
-    real_sg = np.array([labels[p.path.name] for p in patterns])
+    _, results, rows, real_sg = predicted_rows(predictor, args.real)
     cache = {"real_cs": np.stack([r.crystal_system_proba for r in results]),
              "real_sg": np.stack([r.space_group_proba for r in results]),
              "real_x": forest.featurize(rows, grid, lam), "real_sg_true": real_sg,

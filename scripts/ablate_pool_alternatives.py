@@ -77,24 +77,17 @@ def _monoclinic_row(row) -> np.ndarray:
 
 def build_mono_cache(args) -> dict:
     """The monoclinic cells of exactly the rows of the forest-pool cache (same reader, split and seeds)."""
-    import csv
-
     from xrdnet.api import Predictor
     from xrdnet.data.reader import PatternDataset
-    from xrdnet.patterns_io import read_many
 
     sys.path.insert(0, str(Path(__file__).parent))
-    from ablate_forest_pool import _RowKeeper
+    from ablate_forest_pool import predicted_rows
 
     predictor = Predictor(None, combine_indexing=False)
     predictor.forest_pool = None
     grid, lam = predictor.grid.astype(np.float64), predictor.wavelength_angstrom
-    with (args.real / "labels.csv").open(newline="") as handle:
-        names = [row["file"] for row in csv.DictReader(handle)]
-    patterns, _ = read_many([args.real / n for n in names], None)
-    keeper = _RowKeeper(predictor)
-    predictor.predict_patterns(patterns, force=True)
-    out = {"real_m": monoclinic_features(np.concatenate(keeper.rows), grid, lam)}
+    _, _, real_rows, _ = predicted_rows(predictor, args.real)
+    out = {"real_m": monoclinic_features(real_rows, grid, lam)}
     with PatternDataset(args.data) as ds:
         test = ds.indices("test", "compound")
         test = np.sort(np.random.default_rng(0).choice(test, min(2000, len(test)), replace=False))

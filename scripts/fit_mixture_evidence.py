@@ -61,17 +61,14 @@ def _row_evidence(job) -> np.ndarray:
 def _file_evidence(job) -> np.ndarray:
     """Evidence of a measured file exactly as predict computes it (peaks found on the file's own points)."""
     from xrdnet.checks import check_pattern
-    from xrdnet.indexing.evidence import index_measured_peaks
-    from xrdnet.mixture.evidence import evidence_row
+    from xrdnet.mixture.evidence import evidence_of_checked
     from xrdnet.patterns_io import read_pattern
 
     path, probability = job
     p = read_pattern(path)
     checked = check_pattern(p.two_theta_deg, p.intensity, _GRID, _LAM, wavelength_angstrom=p.wavelength_angstrom,
                             x_unit_source="argument", metadata=p.metadata)
-    peaks = checked.sharp_peaks
-    indexing = None if peaks is None else index_measured_peaks(*peaks, _LAM)
-    return evidence_row(probability, indexing)
+    return evidence_of_checked(checked, _LAM, probability)
 
 
 def evidence(fn, jobs, n_jobs: int, grid, lam) -> np.ndarray:

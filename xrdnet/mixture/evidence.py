@@ -59,17 +59,24 @@ def evidence_row(detector_probability: float, indexing) -> np.ndarray:
                      *(log_merit(cells.get(name)) for name in EVIDENCE_FAMILIES)], dtype=np.float64)
 
 
+def evidence_of_checked(checked, wavelength_angstrom: float, detector_probability: float) -> np.ndarray:
+    """:func:`evidence_row` of a checked pattern (``xrdnet.checks.check_pattern``'s result): its sharp peaks
+    indexed as ``predict`` indexes them (at the model's wavelength, Kα2 partners dropped)."""
+    from xrdnet.indexing.evidence import index_measured_peaks
+
+    peaks = checked.sharp_peaks
+    return evidence_row(detector_probability, None if peaks is None else index_measured_peaks(*peaks, wavelength_angstrom))
+
+
 def evidence_of_row(row: np.ndarray, grid_two_theta_deg: np.ndarray, wavelength_angstrom: float,
                     detector_probability: float) -> np.ndarray:
     """:func:`evidence_row` of a pattern on the model's grid (``row [G]``), its peaks found and indexed as
     ``predict`` finds and indexes a file's."""
     from xrdnet.checks import check_pattern
-    from xrdnet.indexing.evidence import index_measured_peaks
 
     checked = check_pattern(grid_two_theta_deg, np.asarray(row, np.float64), grid_two_theta_deg, wavelength_angstrom,
                             wavelength_angstrom=wavelength_angstrom, x_unit_source="argument")
-    peaks = checked.sharp_peaks
-    return evidence_row(detector_probability, None if peaks is None else index_measured_peaks(*peaks, wavelength_angstrom))
+    return evidence_of_checked(checked, wavelength_angstrom, detector_probability)
 
 
 @dataclass
