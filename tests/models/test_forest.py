@@ -219,3 +219,40 @@ def test_a_forest_trains_on_scan_range_crops_when_coverage_is_on(tiny_dataset, t
                               ForestModel.load(tmp_path / "cropped").cs_classifier_.estimators_[0].tree_.threshold)
     with pytest.raises(ValueError, match="data.fresh"):
         TrainConfig(model="cnn", data=data)
+
+
+def test_a_fresh_forest_trains_on_patterns_rendered_with_the_training_profile(tiny_dataset, tmp_path):
+    """``data.fresh`` renders each training row's pattern anew from the cached sticks with the training profile
+    (``profile_overrides`` included), the network's renderer and draw ids: a different forest from the stored
+    patterns', the same one again for the same seed, and the overrides reach the rendered lines."""
+    import shutil
+
+    from xrdnet.data.datamodule import DataConfig
+    from xrdnet.data.reader import PatternDataset
+    from xrdnet.models.forest_run import FreshTrainingPatterns, StoredTrainingPatterns
+    from xrdnet.train import TrainConfig, train
+
+    data_path = tmp_path / "tiny.h5"  # a private copy: the stick cache is written beside it
+    shutil.copy(tiny_dataset, data_path)
+    with PatternDataset(data_path) as ds:
+        rows = ds.indices("train", "structure")[:8]
+        stored = StoredTrainingPatterns(DataConfig())(ds, rows, 0, len(rows))
+        broad = FreshTrainingPatterns(data_path, ds, DataConfig(fresh=True), rows)(ds, rows, 0, len(rows))
+        again = FreshTrainingPatterns(data_path, ds, DataConfig(fresh=True), rows)(ds, rows, 0, len(rows))
+        sharp_data = DataConfig(fresh=True, profile_overrides={"crystallite_size_nm": [5000.0, 5000.0],
+                                                                "caglioti_w_deg2": [0.0004, 0.0004],
+                                                                "caglioti_u_deg2": [0.0, 0.0],
+                                                                "caglioti_v_deg2": [0.0, 0.0]})
+        sharp = FreshTrainingPatterns(data_path, ds, sharp_data, rows)(ds, rows, 0, len(rows))
+    assert stored.shape == broad.shape == sharp.shape
+    np.testing.assert_array_equal(broad, again)
+    assert not np.allclose(broad, stored, atol=1e-3)  # new draws, not the stored patterns
+    np.testing.assert_allclose(broad.max(axis=1), 1.0, atol=1e-5)
+    # Narrower lines: less area under a pattern scaled to its strongest point, pattern by pattern.
+    assert np.all(sharp.sum(axis=1) < broad.sum(axis=1))
+    forest = ForestConfig(cs_n_estimators=4, sg_n_estimators=4, n_jobs=1)
+    fresh = train(TrainConfig(model="forest", forest=forest, data=DataConfig(fresh=True)), data_path, tmp_path / "f")
+    plain = train(TrainConfig(model="forest", forest=forest), data_path, tmp_path / "p")
+    assert fresh["n_train"] == plain["n_train"]
+    assert not np.array_equal(ForestModel.load(tmp_path / "f").cs_classifier_.estimators_[0].tree_.threshold,
+                              ForestModel.load(tmp_path / "p").cs_classifier_.estimators_[0].tree_.threshold)

@@ -84,9 +84,10 @@ class DataConfig:
 
     ``source_weights`` (``{mp_structures: 1, amcsd_minerals: 2}``) multiplies each source database's
     share of the draws after that (a source not named keeps weight 1): the data mix.
-    ``fresh`` renders every training presentation anew (module docstring), ``epoch_size`` draws per
-    epoch (0 = as many as the split has patterns), ``coverage`` the scan ranges of the training patterns
-    (the network's fresh patterns, so it needs ``fresh``; a forest crops its stored training patterns).
+    ``fresh`` renders every training presentation anew (module docstring; a forest, fitted once, gets one
+    pattern per training row rendered with the training profile instead of the stored one), ``epoch_size``
+    draws per epoch (0 = as many as the split has patterns), ``coverage`` the scan ranges of the training
+    patterns (the network's fresh patterns, so it needs ``fresh``; a forest crops its stored or fresh ones).
     ``profile_overrides`` (``{anisotropic_strain: [-0.03, 0.03]}``) changes named fields of the data
     set's own profile ranges for the patterns training renders (fresh or on the fly), e.g. the
     structure-level augmentations of ``xrdnet.simulate.profiles``.

@@ -16,6 +16,8 @@ from xrdnet.models.forest import CONFIG_FILE, MODEL_FILE
 from xrdnet.models.prediction import Prediction
 from xrdnet.models.registry import register
 
+RENDER_BLOCK = 256  # fresh patterns rendered per call: the renderer's scratch stays small
+
 
 def crop_training_patterns(patterns: np.ndarray, rows: np.ndarray, two_theta_deg: np.ndarray, coverage,
                            seed: int) -> np.ndarray:
@@ -34,9 +36,43 @@ def crop_training_patterns(patterns: np.ndarray, rows: np.ndarray, two_theta_deg
     return crop_patterns(torch.from_numpy(np.ascontiguousarray(patterns)), grid, start, end).numpy()
 
 
+class StoredTrainingPatterns:
+    """The stored patterns of the training rows, cropped to laboratory scan ranges when ``data.coverage`` is on."""
+
+    def __init__(self, data) -> None:
+        self.data = data
+
+    def __call__(self, ds, rows: np.ndarray, start: int, stop: int) -> np.ndarray:
+        return crop_training_patterns(ds.read_patterns(rows[start:stop]), rows[start:stop], ds.two_theta_deg,
+                                      self.data.coverage, self.data.seed)
+
+
+class FreshTrainingPatterns:
+    """``data.fresh``: one pattern per training row rendered anew from the cached sticks with the training
+    profile (the data set's, or ``data.profile_overrides``), as the network's fresh batches are (the same
+    renderer, the first epoch's draw ids), then cropped by ``data.coverage``: a forest trained on the line
+    widths and scan ranges the network is trained on, without another data set."""
+
+    def __init__(self, data_path, ds, data, rows: np.ndarray) -> None:
+        from xrdnet.data.datamodule import training_simulator_config
+        from xrdnet.data.fresh import FreshPatternRows
+
+        self.source = FreshPatternRows(data_path, rows, profile=training_simulator_config(ds, data).profile,
+                                       coverage=data.coverage, seed=data.seed)
+
+    def __call__(self, ds, rows: np.ndarray, start: int, stop: int) -> np.ndarray:
+        from xrdnet.data.fresh import draw_ids
+
+        structure = ds.structure_index[rows[start:stop]]
+        ids = draw_ids(0, start, stop - start)
+        return np.concatenate([self.source.render(structure[a:a + RENDER_BLOCK], ids[a:a + RENDER_BLOCK]).numpy()
+                               for a in range(0, len(ids), RENDER_BLOCK)])
+
+
 def train_forest(config, data_path: str | Path, out: Path) -> dict:
-    """Fit the forest on the training split (all patterns or ``data.max_train``), cropped to laboratory scan
-    ranges when ``data.coverage`` is active (the validation patterns stay whole, as the network's do)."""
+    """Fit the forest on the training split (all patterns or ``data.max_train``): the stored patterns, or with
+    ``data.fresh`` patterns rendered anew with the training profile; cropped to laboratory scan ranges when
+    ``data.coverage`` is active (the validation patterns stay stored and whole, as the network's do)."""
     from xrdnet.data.datamodule import sample_weights
     from xrdnet.data.reader import PatternDataset
     from xrdnet.evaluate import evaluate
@@ -55,11 +91,12 @@ def train_forest(config, data_path: str | Path, out: Path) -> dict:
         lam = float(ds.attrs.get("kalpha1_angstrom") or ds.attrs.get("wavelength_angstrom"))
         cs, sg = ds.pattern_crystal_system(), ds.pattern_space_group()
         model = ForestModel(config.forest)
+        training_patterns = (FreshTrainingPatterns(data_path, ds, config.data, train) if config.data.fresh
+                             else StoredTrainingPatterns(config.data))
 
         def features(rows):
-            return np.concatenate([model.featurize(crop_training_patterns(
-                ds.read_patterns(rows[a:a + block]), rows[a:a + block], ds.two_theta_deg, config.data.coverage,
-                config.data.seed), ds.two_theta_deg, lam) for a in range(0, len(rows), block)])
+            return np.concatenate([model.featurize(training_patterns(ds, rows, a, min(a + block, len(rows))),
+                                                   ds.two_theta_deg, lam) for a in range(0, len(rows), block)])
 
         weight = None
         if config.data.sample_weights != "none":
