@@ -99,7 +99,7 @@ def main() -> None:
     warnings.filterwarnings("ignore")
 
     from xrdnet.compare import compare_runs
-    from xrdnet.config import load_config, load_stage_config
+    from xrdnet.config import load_stage_config
     from xrdnet.data import SimulateConfig, build_dataset
     from xrdnet.models.forest import ForestConfig
     from xrdnet.train import TrainConfig, train

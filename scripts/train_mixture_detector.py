@@ -230,8 +230,8 @@ def main(argv=None) -> int:
 
     st = figures["sim_test"]
     print()
-    print(f"| test set | n | flagged as mixture | AUROC |")
-    print(f"|---|---:|---:|---:|")
+    print("| test set | n | flagged as mixture | AUROC |")
+    print("|---|---:|---:|---:|")
     print(f"| simulated mixtures, held-out compounds (2-3 phases, fractions >= 0.2) | {st['n_mixtures']} | "
           f"{st['tpr']:.1%} (2: {st['tpr_2_phases']:.1%}, 3: {st['tpr_3_phases']:.1%}) | {st['auroc']:.3f} |")
     print(f"| simulated single phases, held-out compounds | {st['n_single']} | {st['fpr']:.1%} | |")
