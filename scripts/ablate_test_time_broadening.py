@@ -40,18 +40,10 @@ def broadened(rows: np.ndarray, step_deg: float, sigma_deg: float) -> np.ndarray
     return (out / np.where(peak > 0, peak, 1.0)).astype(rows.dtype)  # scaled to max 1, as predict scales
 
 
-def figures(cs: np.ndarray, sg: np.ndarray, cs_true: np.ndarray, sg_true: np.ndarray) -> dict:
-    from xrdnet.calibration import decode
-    from xrdnet.evaluate import balanced_accuracy
-
-    cs_pred, sg_pred, _ = decode(cs, sg)
-    return {"cs_acc": float(np.mean(cs_pred == cs_true)), "cs_bal": balanced_accuracy(cs_true, cs_pred),
-            "sg_acc": float(np.mean(sg_pred == sg_true))}
-
-
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from ablate_forest_pool import predicted_rows
+    from ablate_test_time_shifts import figures
 
     from xrdnet.api import Predictor, default_checkpoint
     from xrdnet.symmetry import crystal_system_index

@@ -37,7 +37,7 @@ def d_scaled(rows: np.ndarray, two_theta_deg: np.ndarray, s: float) -> np.ndarra
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from ablate_forest_pool import predicted_rows
-    from ablate_test_time_broadening import figures
+    from ablate_test_time_shifts import figures
 
     from xrdnet.api import Predictor, default_checkpoint
     from xrdnet.symmetry import crystal_system_index
