@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "ablate_test_time_broadening.py"
+from tests.conftest import load_script
+
 STEP_DEG = 0.01
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("ablate_test_time_broadening", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("ablate_test_time_broadening")
 
 
 def _fwhm_deg(row: np.ndarray) -> float:

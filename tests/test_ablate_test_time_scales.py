@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "ablate_test_time_scales.py"
+from tests.conftest import load_script
+
 CU_KALPHA1_ANGSTROM = 1.54056
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("ablate_test_time_scales", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("ablate_test_time_scales")
 
 
 def _two_theta_deg(d_angstrom: float) -> float:
