@@ -36,9 +36,9 @@ class _RowKeeper:
         self.predictor, self.rows = predictor, []
         original = predictor.probabilities
 
-        def keep(rows):
+        def keep(rows, *more):
             self.rows.append(np.array(rows, copy=True))
-            return original(rows)
+            return original(rows, *more)
 
         predictor.probabilities = keep
 

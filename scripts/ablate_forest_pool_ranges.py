@@ -37,9 +37,9 @@ def measured_rows(predictor, folder: Path) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"{folder}: {len(errors)} labelled files unreadable, first {errors[0]}")
     kept, original = [], predictor.probabilities
 
-    def keep(rows):  # the rows predict hands its models: read, checked, on the model grid
+    def keep(rows, *more):  # the rows predict hands its models: read, checked, on the model grid
         kept.append(np.array(rows, copy=True))
-        return original(rows)
+        return original(rows, *more)
 
     predictor.probabilities = keep
     try:

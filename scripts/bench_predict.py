@@ -1,10 +1,11 @@
-"""Benchmark: seconds per file of ``xrdnet predict`` on one core, with and without the checkpoint's forest pool.
+"""Benchmark: seconds per file of ``xrdnet predict`` on one core, with and without the checkpoint's pools.
 
 Each file is read and answered as ``xrdnet predict FILE`` answers it (``xrdnet.predict.predict_file_results``:
-reading, the model grid, the networks, the forest pool, the peak finder, indexing, the rule), one file per
-call, after one warm-up call; torch and the forest run on one thread. The two predictors (the checkpoint as
-shipped, and the same with ``forest_pool`` set to None: the networks alone) answer the same files in
-alternation, so the ratio is measured side by side on the same noisy machine.
+reading, the model grid, the networks, the forest pool, the search-match pool, the peak finder, indexing, the
+rule), one file per call, after one warm-up call; torch, the forest and the library search run on one thread.
+The predictors (the checkpoint as shipped; the same without its search-match pool; the networks alone, without
+either pool) answer the same files in alternation, so the ratios are measured side by side on the same noisy
+machine.
 
     python scripts/bench_predict.py [--files DIR_OR_FILES ...] [--checkpoint NAME] [--max-files 60]
         [--out bench_results/predict.json]
@@ -49,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench_results/predict.json")
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # numpy's matrix products (the library search)
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
     import torch
 
     torch.set_num_threads(1)
@@ -63,9 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     if shipped.forest_pool is not None:
         classifier = shipped.forest_pool.run.model.cs_classifier_
         classifier.n_jobs = 1  # one core, as the target says
+    unmatched = Predictor(args.checkpoint, combine_indexing=shipped.combine_indexing)
+    unmatched.match_pool = None
+    if unmatched.forest_pool is not None:
+        unmatched.forest_pool.run.model.cs_classifier_.n_jobs = 1
     alone = Predictor(args.checkpoint, combine_indexing=shipped.combine_indexing)
-    alone.forest_pool = None
-    variants = {"as shipped": shipped, "networks alone (no forest pool)": alone}
+    alone.forest_pool = alone.match_pool = None
+    variants = {"as shipped": shipped, "without search-match": unmatched, "networks alone (no pools)": alone}
     seconds: dict[str, list[float]] = {name: [] for name in variants}
     answered, refused = 0, []
     for path in files:
@@ -94,11 +101,13 @@ def main(argv: list[str] | None = None) -> int:
                "p90_s": ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))], "mean_s": statistics.mean(values)}
         rows.append(row)
         print(f"| {name} | {row['median_s']:.3f} | {row['p90_s']:.3f} | {row['mean_s']:.3f} |")
-    ratio = rows[0]["median_s"] / rows[1]["median_s"]
-    print(f"\nforest pool costs x{ratio:.2f} of the networks-alone median")
+    ratio = rows[0]["median_s"] / rows[2]["median_s"]
+    match_ratio = rows[0]["median_s"] / rows[1]["median_s"]
+    print(f"\nas shipped: x{ratio:.2f} of the networks-alone median, x{match_ratio:.2f} of the median without "
+          "search-match")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"files": len(files), "answered": answered, "threads": 1,
-                                    "target_s": TARGET_SECONDS, "rows": rows, "ratio_median": ratio,
+                                    "target_s": TARGET_SECONDS, "rows": rows, "ratio_median": ratio, "ratio_median_search_match": match_ratio,
                                     "checkpoint": str(args.checkpoint or "shipped")}, indent=2) + "\n")
     print(f"wrote {args.out}")
     return 0

@@ -70,12 +70,13 @@ def test_quickstart_runs_the_whole_pipeline_small(tmp_path):
                          device="cpu", simulator=replace(base.simulate.simulator, two_theta_range=(10.0, 60.0),
                                                          step=0.05)),
         cnn=replace(base.cnn, cnn=TINY_CNN, trainer=QUICK_TRAINER),
-        forests=(TrainConfig(model="forest", forest=ForestConfig(cs_n_estimators=10, sg_n_estimators=10, n_jobs=1)),),
+        forests=(TrainConfig(model="forest", forest=ForestConfig(cs_n_estimators=10, sg_n_estimators=10, n_jobs=1)),
+                 TrainConfig(model="search_match")),
     )
     assert isinstance(config.simulate.simulator, SimulatorConfig)
     report = run_quickstart(tmp_path / "qs", config, progress=False)
     text = report.read_text()
-    assert "| cnn" in text and "extra-trees-suzuki" in text
+    assert "| cnn" in text and "extra-trees-suzuki" in text and "| search-match" in text
     # The headline rule beats the constant answer, or the report says that no rule does.
     assert "Headline surrogate rule" in text and ("→" in text or "no rule beats always answering" in text)
     assert (tmp_path / "qs" / "rules" / "tree.json").is_file()

@@ -208,8 +208,9 @@ def test_quickstart_command_at_toy_size(tmp_path, capsys):
     config["simulate"].update(n_structures=60, patterns_per_structure=2, workers=1, device="cpu")
     config["cnn"]["cnn"].update(channels=[8, 8, 16], hidden=32)
     config["cnn"]["trainer"].update(max_epochs=1)
-    for forest in config["forests"]:
-        forest["forest"].update(cs_n_estimators=10, sg_n_estimators=10)
+    for baseline in config["forests"]:
+        if baseline["model"] == "forest":
+            baseline["forest"].update(cs_n_estimators=10, sg_n_estimators=10)
     config["rules"].update(max_patterns=100, max_depth=2)
     path = tmp_path / "qs.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -217,7 +218,7 @@ def test_quickstart_command_at_toy_size(tmp_path, capsys):
     out = capsys.readouterr().out
     report = (tmp_path / "qs" / "report.md").read_text()
     assert report in out
-    for name in ("cnn", "extra-trees-suzuki", "random-forest-profile"):
+    for name in ("cnn", "extra-trees-suzuki", "random-forest-profile", "search-match"):
         assert f"| {name} |" in report, report
         assert (tmp_path / "qs" / "runs" / name / "run.json").is_file()
     assert "surrogate rule" in report.lower() and (tmp_path / "qs" / "patterns.png").stat().st_size > 10_000

@@ -56,13 +56,15 @@ def _default_forests() -> tuple[TrainConfig, ...]:
         TrainConfig(model="forest", data=DataConfig(split_kind=SPLIT_KIND),
                     forest=ForestConfig(kind="random_forest", features="profile",
                                         cs_n_estimators=200, sg_n_estimators=100)),
+        TrainConfig(model="search_match", data=DataConfig(split_kind=SPLIT_KIND)),
     )
 
 
 @dataclass(frozen=True)
 class QuickstartConfig:
     """Settings of the quickstart run (``configs/quickstart.yaml``): one simulate config and the
-    train configs of the CNN and of each forest baseline, all on the same data and split."""
+    train configs of the CNN and of each baseline (``forests``: the forests and search-match), all on the same
+    data and split."""
 
     seed: int = 0
     simulate: SimulateConfig = field(default_factory=_default_simulate)
@@ -72,8 +74,8 @@ class QuickstartConfig:
 
 
 def _run_name(config: TrainConfig) -> str:
-    if config.model == "cnn":
-        return "cnn"
+    if config.model != "forest":
+        return config.model.replace("_", "-")
     return f"{config.forest.kind.replace('_', '-')}-{config.forest.features}"
 
 

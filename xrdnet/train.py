@@ -24,6 +24,7 @@ from xrdnet.models import registry
 from xrdnet.models.cnn import CNNConfig
 from xrdnet.models.cnn_run import LAST_CHECKPOINT  # noqa: F401 - re-exported (scripts and tests import it here)
 from xrdnet.models.forest import ForestConfig
+from xrdnet.search_match import MatchSettings
 from xrdnet.models.provenance import data_provenance  # noqa: F401 - re-exported: it lived here
 # Lightning's precision names (plus "auto": bf16-mixed on CUDA when supported, 16-mixed otherwise, 32 on CPU).
 PRECISIONS = ("auto", "32-true", "32", "16-mixed", "16", "bf16-mixed", "bf16", "16-true", "bf16-true", "64-true", "64")
@@ -87,8 +88,8 @@ class TrainerConfig:
 class TrainConfig:
     """Everything ``xrdnet train`` needs besides the data path (a YAML file in ``configs/``).
 
-    ``model`` is a registered kind (``models.registry.kind_names()``); ``cnn`` and ``forest`` are those
-    kinds' settings sections (a kind without settings of its own needs none).
+    ``model`` is a registered kind (``models.registry.kind_names()``); ``cnn``, ``forest`` and ``search_match``
+    are those kinds' settings sections (a kind without settings of its own needs none).
     """
 
     seed: int = 0
@@ -96,6 +97,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     cnn: CNNConfig = field(default_factory=CNNConfig)
     forest: ForestConfig = field(default_factory=ForestConfig)
+    search_match: MatchSettings = field(default_factory=MatchSettings)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
 
     def __post_init__(self) -> None:

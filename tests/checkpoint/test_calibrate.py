@@ -81,3 +81,31 @@ def test_write_stores_calibration_and_a_card_measured_on_the_measured_set(tiny_d
     assert answered[0]["accuracy"] == pytest.approx(report["real"]["with_indexing"]["cs_accuracy"])
     assert "as predict answers (the confidence predict prints)" in out
     assert "accuracy_vs_coverage" not in json.loads((tiny_run / "card.json").read_text())["real"]["with_indexing"]
+
+
+def test_a_search_match_pool_gets_its_temperature_and_its_figures(tiny_dataset, tiny_run, measured, tmp_path,
+                                                                  capsys):
+    import shutil
+
+    from tests.conftest import load_script
+    from xrdnet.checkpoint.match_pool import load_match_pool, write_match_pool
+
+    run = tmp_path / "cnn"
+    shutil.copytree(tiny_run, run)
+    data = tmp_path / "tiny.h5"
+    shutil.copy(tiny_dataset, data)
+    library = load_script("make_reference_library").build(data, split="train", split_kind="structure")
+    library.save(run / "reference" / "library.npz")
+    write_match_pool(run, "reference/library.npz", 0.5, "a test")
+    assert load_match_pool(run).temperature == 1.0
+    folder, _ = measured
+    assert main(["calibrate", str(run), "--data", str(data), "--real", str(folder), "--write",
+                 "--out", str(tmp_path / "r")]) == 0
+    pool = load_match_pool(run)
+    report = json.loads((tmp_path / "r" / "calibration_report.json").read_text())
+    assert pool.temperature != 1.0 and pool.temperature == report["simulated_test"]["search_match"]["temperature"]
+    assert pool.fitted_on["split"] == "val" and pool.weight == 0.5
+    assert report["real"]["with_indexing"]["search_match_weight"] == 0.5
+    card = json.loads((run / "card.json").read_text())
+    assert card["simulated_test"]["pooled_with_search_match"]["search_match_weight"] == 0.5
+    assert "then pooled with search-match (w = 0.50" in capsys.readouterr().out

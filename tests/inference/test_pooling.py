@@ -58,3 +58,4 @@ def test_the_header_names_what_the_measured_figure_includes():
     assert evidence_words(None) == "with the indexing evidence"
     assert evidence_words(0.5, indexing_mixed_in=False).endswith("forest at weight 0.50")
     assert evidence_words(0.5, indexing_mixed_in=True).endswith("and the indexing evidence")
+    assert evidence_words(0.5, False, search_match_weight=0.5).endswith("and with search-match at weight 0.50")

@@ -89,10 +89,11 @@ def _figures(cs, sg, cs_true, sg_true) -> dict:
 
 
 def scan_range_figures(members: Members, patterns: np.ndarray, grid: np.ndarray, lam: float, cs_true: np.ndarray,
-                       sg_true: np.ndarray, forest_pool=None) -> list[dict]:
+                       sg_true: np.ndarray, forest_pool=None, match_pool=None) -> list[dict]:
     """Calibrated accuracy on ``patterns [R, G]`` cut to each of ``LABORATORY_SCAN_RANGES_DEG`` (zero outside,
     renormalised: what ``to_model_grid`` makes of a shorter scan), with the share of the grid each keeps;
-    pooled with ``forest_pool``'s forest (its answer on the same cut rows) when one is given."""
+    pooled with ``forest_pool``'s forest and ``match_pool``'s reference library (their answers on the same cut
+    rows) when given."""
     from xrdnet.evaluate import balanced_accuracy
     from xrdnet.simulate.coverage import LABORATORY_SCAN_RANGES_DEG, crop_to_range
 
@@ -102,6 +103,8 @@ def scan_range_figures(members: Members, patterns: np.ndarray, grid: np.ndarray,
         cs, sg = members.mean(members.raw(cut, grid, lam), calibrated=True)
         if forest_pool is not None:
             cs, sg = forest_pool.pool(cs, sg, cut, grid, lam)
+        if match_pool is not None:
+            cs, sg = match_pool.pool(cs, sg, cut, grid, lam)
         fig = _figures(cs, sg, cs_true, sg_true)
         figures.append({"two_theta_range_deg": [lo, hi],
                         "coverage": float(np.mean((grid >= lo) & (grid <= hi))),
@@ -112,7 +115,7 @@ def scan_range_figures(members: Members, patterns: np.ndarray, grid: np.ndarray,
 
 
 def answered_figures(run_dir: Path, cals, ensemble_cal, folder: Path, files, cs_true: np.ndarray,
-                     sg_true: np.ndarray, forest_pool=None) -> dict:
+                     sg_true: np.ndarray, forest_pool=None, match_pool=None) -> dict:
     """Figures of the measured files answered exactly as ``xrdnet predict`` answers them (``force`` on, so every
     file counts): pooled with the checkpoint's forest if it has one, the indexing evidence mixed in or not as the
     checkpoint says (``Predictor(combine_indexing=None)``), with the calibration ``cals`` (and the pool
@@ -126,6 +129,8 @@ def answered_figures(run_dir: Path, cals, ensemble_cal, folder: Path, files, cs_
     predictor.ensemble_calibration = ensemble_cal
     if forest_pool is not None:
         predictor.forest_pool = forest_pool
+    if match_pool is not None:
+        predictor.match_pool = match_pool
     results = predictor.predict_patterns([read_pattern(folder / name) for name in files], force=True)
     cs = np.stack([r.crystal_system_proba for r in results])
     sg = np.stack([r.space_group_proba for r in results])
@@ -135,7 +140,8 @@ def answered_figures(run_dir: Path, cals, ensemble_cal, folder: Path, files, cs_
             "combined": int(sum(r.combined_with_indexing for r in results)),
             "accuracy_vs_coverage": accuracy_vs_coverage(cs.max(axis=1), cs.argmax(axis=1) == cs_true),
             **({} if predictor.forest_pool is None else {"forest_weight": predictor.forest_pool.forest_weight,
-                                                         "indexing_mixed_in": predictor.combine_indexing})}
+                                                         "indexing_mixed_in": predictor.combine_indexing}),
+            **({} if predictor.match_pool is None else {"search_match_weight": predictor.match_pool.weight})}
 
 
 def real_set_note(run_dir: Path) -> str:
@@ -157,6 +163,10 @@ def card_of(report: dict, real_name: str, split_kind: str, after: dict, n_networ
     pooled = report.get("simulated_test", {}).get("pooled")
     pooled_extra = {} if pooled is None else {"pooled_with_forest": {
         k: pooled[k] for k in ("forest_weight", "temperature", "cs_accuracy", "sg_accuracy", "cs_ece") if k in pooled}}
+    matched = report.get("simulated_test", {}).get("search_match")
+    if matched is not None:
+        pooled_extra["pooled_with_search_match"] = {
+            k: matched[k] for k in ("search_match_weight", "temperature", "cs_accuracy", "sg_accuracy", "cs_ece")}
     return ModelCard(
         real=RealFigures(name=real_name, n=rr["n"], cs_accuracy=rr["after"]["cs_accuracy"],
                          cs_balanced_accuracy=rr["cs_balanced_accuracy"], sg_accuracy=rr["after"]["sg_accuracy"],
@@ -181,6 +191,7 @@ def calibrate_checkpoint(run: str | Path, data: str | Path, real: str | Path | N
     report that ``calibration_report.json`` in ``out`` holds.
     """
     from xrdnet.checkpoint.forest_pool import load_forest_pool
+    from xrdnet.checkpoint.match_pool import load_match_pool
     from xrdnet.compare import load_labelled_patterns
     from xrdnet.data.reader import PatternDataset
     from xrdnet.models.runs import checkpoint_members, load_run
@@ -194,6 +205,8 @@ def calibrate_checkpoint(run: str | Path, data: str | Path, real: str | Path | N
     split_kind = split_kind or run_net.info.get("split_kind") or "structure"
     forest_pool = load_forest_pool(run_dir)
     forest_probs: dict[str, np.ndarray] = {}  # the pool's forest on the simulated val and test patterns
+    match_pool = load_match_pool(run_dir)
+    matches: dict[str, object] = {}  # the reference library's best matches of the same patterns
     rng = np.random.default_rng(0)
     t0 = time.perf_counter()
     with PatternDataset(data) as ds:
@@ -209,6 +222,8 @@ def calibrate_checkpoint(run: str | Path, data: str | Path, real: str | Path | N
             per_member = members.raw(patterns, grid, lam)
             if forest_pool is not None:
                 forest_probs[split] = forest_pool.forest_crystal_systems(patterns, grid, lam)
+            if match_pool is not None:
+                matches[split] = match_pool.matches(patterns, grid, lam)
             del patterns
             sets[split] = (per_member, cs_all[rows], sg_all[rows])
             print(f"{split}: {len(rows)} patterns predicted ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
@@ -224,6 +239,13 @@ def calibrate_checkpoint(run: str | Path, data: str | Path, real: str | Path | N
                                             temperature=1.0)
         forest_pool.temperature = fit_temperature(pooled_val, cs_tv)
         forest_pool.fitted_on = {**fitted_on, "of": "the calibrated networks pooled with the forest"}
+    if match_pool is not None:  # and the temperature of that answer pooled with the search-match vote
+        so_far = members.mean(val_member, calibrated=True)
+        if forest_pool is not None:
+            so_far = forest_pool.combine(*so_far, forest_probs["val"])
+        pooled_val, _ = match_pool.combine(*so_far, matches["val"], temperature=1.0)
+        match_pool.temperature = fit_temperature(pooled_val, cs_tv)
+        match_pool.fitted_on = {**fitted_on, "of": "the answer so far pooled with the search-match vote"}
     cal = members.cals[0]
     report: dict = {"run": recorded_path(run_dir), "model": run_net.info.get("name") or run_net.name,
                     "split_kind": split_kind, "fitted_on": fitted_on,
@@ -244,6 +266,12 @@ def calibrate_checkpoint(run: str | Path, data: str | Path, real: str | Path | N
             **_figures(*forest_pool.combine(cs_tc, sg_tc, forest_probs["test"]), cs_tt, sg_tt),
             "untempered": untempered, "forest_weight": forest_pool.forest_weight,
             "temperature": forest_pool.temperature}
+    if match_pool is not None:  # ... and with the search-match vote
+        so_far = (cs_tc, sg_tc) if forest_pool is None else forest_pool.combine(cs_tc, sg_tc, forest_probs["test"])
+        report["simulated_test"]["search_match"] = {
+            **_figures(*match_pool.combine(*so_far, matches["test"]), cs_tt, sg_tt),
+            "untempered": _figures(*match_pool.combine(*so_far, matches["test"], temperature=1.0), cs_tt, sg_tt),
+            "search_match_weight": match_pool.weight, "temperature": match_pool.temperature}
     curves = {"CS, simulated held-out, uncalibrated": (cs_t.max(1), cs_t.argmax(1) == cs_tt)}
     curves["CS, simulated held-out, calibrated"] = (cs_tc.max(1), cs_tc.argmax(1) == cs_tt)
 
@@ -264,9 +292,9 @@ def calibrate_checkpoint(run: str | Path, data: str | Path, real: str | Path | N
         m = evaluate(cs_rt, sg_rt, cs_rc, sg_rc, crystal_system_pred=cs_pred, space_group_pred=sg_pred)
         conf = cs_rc.max(axis=1)
         coverage = accuracy_vs_coverage(conf, cs_pred == cs_rt)
-        by_range = scan_range_figures(members, measured["patterns"], grid, lam, cs_rt, sg_rt, forest_pool)
+        by_range = scan_range_figures(members, measured["patterns"], grid, lam, cs_rt, sg_rt, forest_pool, match_pool)
         with_indexing = answered_figures(run_dir, members.cals, members.ensemble_cal, real_folder, measured["files"],
-                                         cs_rt, sg_rt, forest_pool)
+                                         cs_rt, sg_rt, forest_pool, match_pool)
         answered_coverage = with_indexing.pop("accuracy_vs_coverage")  # the report's, not the card's
         # the prior: p ∝ p · prior / training prior, on the calibrated probabilities
         priors = {}
@@ -328,6 +356,13 @@ def calibrate_checkpoint(run: str | Path, data: str | Path, real: str | Path | N
             write_forest_pool(run_dir, os.path.relpath(forest_pool.folder, run_dir), forest_pool.forest_weight,
                               forest_pool.chosen_on, forest_pool.combine_indexing, forest_pool.temperature,
                               forest_pool.fitted_on)
+        if match_pool is not None:
+            import os
+
+            from xrdnet.checkpoint.match_pool import write_match_pool
+
+            write_match_pool(run_dir, Path(os.path.relpath(match_pool.path, run_dir)).as_posix(), match_pool.weight,
+                             match_pool.chosen_on, match_pool.temperature, match_pool.fitted_on)
         import shutil
 
         shutil.copyfile(figure, run_dir / "calibration.png")
@@ -353,6 +388,10 @@ def format_report(report: dict) -> str:
     if pooled is not None:
         rows.append((f"simulated held-out, pooled with the forest (w = {pooled['forest_weight']:.2f}, "
                      f"T = {pooled.get('temperature', 1.0):.2f})", pooled.get("untempered", pooled), pooled))
+    matched = report["simulated_test"].get("search_match")
+    if matched is not None:
+        rows.append((f"simulated held-out, then pooled with search-match (w = {matched['search_match_weight']:.2f}, "
+                     f"T = {matched['temperature']:.2f})", matched["untempered"], matched))
     rr = report.get("real")
     if rr is not None:
         rows.append((f"real ({rr['name']})", rr["before"], rr["after"]))
@@ -368,6 +407,8 @@ def format_report(report: dict) -> str:
               for c in rr["accuracy_vs_coverage"]]
     wi = rr["with_indexing"]
     pooled_words = "" if "forest_weight" not in wi else f"pooled with the forest (w = {wi['forest_weight']:.2f}), "
+    if "search_match_weight" in wi:
+        pooled_words += f"with search-match (w = {wi['search_match_weight']:.2f}), "
     lines += ["", f"{name} answered as predict answers ({pooled_words}indexing mixed in for {wi['combined']} files): "
                   f"CS {100 * wi['cs_accuracy']:.1f} % (balanced {100 * wi['cs_balanced_accuracy']:.1f} %), "
                   f"SG {100 * wi['sg_accuracy']:.1f} %, CS ECE {wi['cs_ece']:.3f}"]
@@ -377,6 +418,7 @@ def format_report(report: dict) -> str:
         lines += [f"| {100 * c['coverage']:.0f} % | {c['n']} | {100 * c['accuracy']:.1f} % | "
                   f"{c['min_confidence']:.2f} |" for c in rr["answered_accuracy_vs_coverage"]]
     cut_words = "network alone" if "forest_weight" not in wi else "pooled with the forest"
+    cut_words += "" if "search_match_weight" not in wi else " and search-match"
     lines += ["", f"{name} cut to laboratory scan ranges ({cut_words}, calibrated):", "",
               "| 2θ range | share of the grid | CS acc | CS balanced | SG acc |", "|---|---:|---:|---:|---:|"]
     for c in rr["by_scan_range"]:

@@ -3,8 +3,8 @@
 A checkpoint folder (``format``) holds one network or a shipped ensemble (``members.json``: the folder's
 own network first, then its members), the calibration of each network and of their average, the card
 (``card.ModelCard``), the surrogate rules, the mixture detector, the forest the networks are pooled with
-(``forest_pool``) and the training set the prior is taken
-from. ``Predictor`` used to assemble these by hand from six files; here they are read once, each through
+(``forest_pool``), the reference library its answer is pooled with (``match_pool``) and the training set the
+prior is taken from. ``Predictor`` used to assemble these by hand from six files; here they are read once, each through
 the module that owns its format, so the predictor only asks for what it needs.
 
 Networks load weights-only (``models.safe_load``, through ``models.runs.load_run``): opening a
@@ -21,6 +21,7 @@ import numpy as np
 from xrdnet.checkpoint.card import ModelCard
 from xrdnet.checkpoint.forest_pool import load_forest_pool
 from xrdnet.checkpoint.format import read_format_version
+from xrdnet.checkpoint.match_pool import load_match_pool
 from xrdnet.checkpoint.parts import load_mixture, load_rules
 from xrdnet.checkpoint.registry import resolve
 
@@ -40,6 +41,8 @@ class Checkpoint:
         mixture: the mixture detector or None; ``mixture_problem`` says why when it failed to load.
         forest_pool: the forest the networks' crystal-system probabilities are pooled with
             (``forest_pool.json``, ``checkpoint.forest_pool``) or None.
+        match_pool: the search-match reference library the pooled answer is pooled with once more
+            (``match_pool.json``, ``checkpoint.match_pool``) or None.
         format_version: the folder's checked layout version.
     """
 
@@ -53,6 +56,7 @@ class Checkpoint:
     mixture: object | None = field(default=None, repr=False)
     mixture_problem: str | None = None
     forest_pool: object | None = field(default=None, repr=False)
+    match_pool: object | None = field(default=None, repr=False)
     format_version: int = 1
 
     @classmethod
@@ -82,6 +86,7 @@ class Checkpoint:
             checkpoint.tree = load_rules(path)
             checkpoint.mixture, checkpoint.mixture_problem = load_mixture(path, stacklevel=4)
             checkpoint.forest_pool = load_forest_pool(path, device=device)
+            checkpoint.match_pool = load_match_pool(path)
         return checkpoint
 
     @property

@@ -72,7 +72,8 @@ def _model_info(checkpoints: list[Checkpoint], runs: list, paths: list[Path], ca
         two_theta_range_deg=(float(grid[0]), float(grid[-1])),
         real_by_scan_range=tuple(e.to_dict() for e in (real.by_scan_range or ())) if real else (),
         forest_weight=first.forest_pool.forest_weight if (len(checkpoints) == 1 and first.forest_pool) else None,
-        indexing_mixed_in=combine_indexing)
+        indexing_mixed_in=combine_indexing,
+        search_match_weight=first.match_pool.weight if (len(checkpoints) == 1 and first.match_pool) else None)
 
 
 class Predictor:
@@ -121,6 +122,8 @@ class Predictor:
         first = checkpoints[0]
         # one folder given: the forest its networks are pooled with (several folders: their plain average)
         self.forest_pool = first.forest_pool if len(checkpoints) == 1 else None
+        # and the reference library that pooled answer is pooled with once more (search-match)
+        self.match_pool = first.match_pool if len(checkpoints) == 1 else None
         default_combine = True if self.forest_pool is None else self.forest_pool.combine_indexing
         self.combine_indexing = default_combine if combine_indexing is None else bool(combine_indexing)
         self.grid = first.grid_two_theta_deg
@@ -144,10 +147,12 @@ class Predictor:
         self.mixture, self.mixture_problem = first.mixture, first.mixture_problem
 
     # ---------------------------------------------------------------- model probabilities
-    def probabilities(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Calibrated (ensemble-averaged, forest-pooled, prior-weighted) ``(cs [P, 7], sg [P, 230])`` of ``rows [P, G]``.
+    def probabilities(self, rows: np.ndarray, matches=None) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated (ensemble-averaged, forest-pooled, search-match-pooled, prior-weighted) ``(cs [P, 7],
+        sg [P, 230])`` of ``rows [P, G]``.
 
-        The rows are on ``self.grid`` (the first network's); every member reads them there.
+        The rows are on ``self.grid`` (the first network's); every member reads them there. ``matches``: the
+        rows' ``search_match.Matches`` when already searched (``self.match_pool.matches``).
         """
         from xrdnet.calibration import apply_prior
 
@@ -165,6 +170,8 @@ class Predictor:
             cs, sg = self.ensemble_calibration.apply(cs, sg)
         if self.forest_pool is not None:
             cs, sg = self.forest_pool.pool(cs, sg, rows, self.grid, self.wavelength_angstrom)
+        if self.match_pool is not None:
+            cs, sg = self.match_pool.pool(cs, sg, rows, self.grid, self.wavelength_angstrom, matches)
         if self.prior is not None:
             cs, sg = apply_prior(cs, sg, self.prior, self.training_prior)
         return cs, sg
@@ -248,12 +255,14 @@ class Predictor:
             said = [PredictionWarning(READER, w) for w in req.get("reader_warnings", [])]
             prepared.append((p, said + [f.as_warning() for f in p.findings]))
         run_idx = [i for i, (p, _) in enumerate(prepared) if p.row is not None and (p.refusal is None or force)]
-        cs_all = sg_all = None
+        cs_all = sg_all = matches = None
         mixture = None
         mixture_problem = self.mixture_problem if self.mixture is None else None
         if run_idx:
             rows = np.stack([prepared[i][0].row for i in run_idx]).astype(np.float32)
-            cs_all, sg_all = self.probabilities(rows)
+            matches = (None if self.match_pool is None
+                       else self.match_pool.matches(rows, self.grid, self.wavelength_angstrom))
+            cs_all, sg_all = self.probabilities(rows, matches)
             if self.mixture is not None:
                 try:
                     mixture = np.asarray(self.mixture.mixture_probability(rows), dtype=np.float64)
@@ -264,10 +273,14 @@ class Predictor:
                                                        exc)
                     warnings.warn(mixture_problem, RuntimeWarning, stacklevel=2)
         position = {i: j for j, i in enumerate(run_idx)}
-        return [self._finish(p, said, None if i not in position else (cs_all[position[i]], sg_all[position[i]]),
-                             None if (mixture is None or i not in position) else float(mixture[position[i]]), force,
-                             mixture_problem=mixture_problem if i in position else None)
-                for i, (p, said) in enumerate(prepared)]
+        results = [self._finish(p, said, None if i not in position else (cs_all[position[i]], sg_all[position[i]]),
+                                None if (mixture is None or i not in position) else float(mixture[position[i]]), force,
+                                mixture_problem=mixture_problem if i in position else None)
+                   for i, (p, said) in enumerate(prepared)]
+        if matches is not None:
+            for i, j in position.items():
+                results[i].reference_matches = self.match_pool.describe(matches, j)
+        return results
 
     # ---------------------------------------------------------------- assembling the answer
     def _finish(self, p: CheckedPattern, said: list[PredictionWarning], proba, mixture: float | None, force: bool,

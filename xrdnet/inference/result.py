@@ -62,6 +62,8 @@ class ModelInfo:
     """The weight of the forest the networks' crystal-system probabilities are pooled with, None without one."""
     indexing_mixed_in: bool = True
     """Whether a confident indexing cell is mixed into the answer (``Predictor.combine_indexing``)."""
+    search_match_weight: float | None = None
+    """The weight of the search-match vote the answer is pooled with last, None without a reference library."""
 
     def __post_init__(self) -> None:
         if self.wavelength_angstrom is None:
@@ -78,6 +80,7 @@ class ModelInfo:
         what = "network alone"
         if self.forest_weight is not None and self.real_cs_accuracy is not None:
             full, what = self.real_cs_accuracy, "pooled with the forest"
+            what += "" if self.search_match_weight is None else " and search-match"
         if not self.real_by_scan_range or full is None:
             return "this model's accuracy on such short scans is not on record (card.json)"
         entry = self.real_by_scan_range[nearest_scan_range(
@@ -95,7 +98,8 @@ class ModelInfo:
                      f"{self.real_n or ''} measured {self.real_set or 'real'} patterns".replace("  ", " "))
             if self.real_with_indexing and self.real_network_cs_accuracy is not None:
                 network = 100 * self.real_network_cs_accuracy
-                text += f" {evidence_words(self.forest_weight, self.indexing_mixed_in)} ({network:.1f} % network alone)"
+                text += (f" {evidence_words(self.forest_weight, self.indexing_mixed_in, self.search_match_weight)}"
+                         f" ({network:.1f} % network alone)")
             if self.real_baseline_cs_accuracy is not None:
                 text += f" (always answering the commonest system: {100 * self.real_baseline_cs_accuracy:.1f} %)"
         else:
@@ -103,12 +107,14 @@ class ModelInfo:
         return text + ("" if self.calibrated else "; probabilities not calibrated")
 
 
-def evidence_words(forest_weight: float | None, indexing_mixed_in: bool = True) -> str:
+def evidence_words(forest_weight: float | None, indexing_mixed_in: bool = True,
+                   search_match_weight: float | None = None) -> str:
     """What the answers' measured figure includes beyond the networks, for a header line."""
+    matched = "" if search_match_weight is None else f" and with search-match at weight {search_match_weight:.2f}"
     if forest_weight is None:
-        return "with the indexing evidence"
+        return "with the indexing evidence" + matched
     pooled = f"pooled with the peak-and-indexing forest at weight {forest_weight:.2f}"
-    return pooled + (" and the indexing evidence" if indexing_mixed_in else "")
+    return pooled + (" and the indexing evidence" if indexing_mixed_in else "") + matched
 
 
 @dataclass
@@ -124,6 +130,9 @@ class PredictionResult:
     ``space_group_proba [230]`` (column j = group j + 1), empty when refused. When a confident
     indexing cell was combined with the network (``Predictor(combine_indexing=True)``, the default),
     they are the combined probabilities and ``network_crystal_system`` is the network's own answer.
+    ``reference_matches`` are the closest reference patterns of the checkpoint's search-match library (best
+    first: database id, formula, crystal system, space group, cosine similarity 0..1 and the sample's d over
+    the reference's), empty for a checkpoint without one.
     """
 
     status: str
@@ -152,6 +161,7 @@ class PredictionResult:
     cell_of_predicted_system: dict | None = None
     network_crystal_system: ClassScore | None = None
     combined_with_indexing: bool = False
+    reference_matches: list[dict] = field(default_factory=list)
 
     @property
     def refused(self) -> bool:
@@ -200,12 +210,13 @@ class PredictionResult:
             "cell_of_predicted_system": self.cell_of_predicted_system,
             "network_crystal_system": score(self.network_crystal_system, "cs"),
             "combined_with_indexing": self.combined_with_indexing,
+            "reference_matches": self.reference_matches,
             "warnings": [w.to_dict() for w in self.warnings],
             "model": {"name": m.name, "kinds": list(m.kinds), "calibrated": m.calibrated,
                       "temperatures": [list(t) for t in m.temperatures],
                       "real_cs_accuracy": m.real_cs_accuracy, "real_network_cs_accuracy": m.real_network_cs_accuracy,
                       "real_with_indexing": m.real_with_indexing, "forest_weight": m.forest_weight,
-                      "indexing_mixed_in": m.indexing_mixed_in,
+                      "indexing_mixed_in": m.indexing_mixed_in, "search_match_weight": m.search_match_weight,
                       "real_baseline_cs_accuracy": m.real_baseline_cs_accuracy, "real_n": m.real_n,
                       "real_set": m.real_set},
         }

@@ -21,7 +21,9 @@ def format_header(model: dict) -> str:
         if model.get("real_with_indexing") and alone is not None:
             from xrdnet.inference.result import evidence_words
 
-            line += f" {evidence_words(model.get('forest_weight'), model.get('indexing_mixed_in', True))} ({100 * alone:.1f} % network alone)"
+            words = evidence_words(model.get("forest_weight"), model.get("indexing_mixed_in", True),
+                                   model.get("search_match_weight"))
+            line += f" {words} ({100 * alone:.1f} % network alone)"
         if base is not None:
             line += f", where always answering the commonest system scores {100 * base:.1f} %"
     if not model.get("calibrated", True):
@@ -37,6 +39,12 @@ def format_cell(cell: dict) -> str:
     return (f"{cell['crystal_system']} {cell['centring']}, {axes}, M{cell['n_lines']} = {cell['figure_of_merit']:.1f}, "
             f"{100 * cell['indexed_fraction']:.0f} % of {cell['n_lines']} lines indexed, zero shift "
             f"{cell['zero_shift_deg']:+.3f}°" + ("" if cell.get("confident") else " (not confident)"))
+
+
+def format_reference(ref: dict) -> str:
+    """One line for a search-match reference (``PredictionResult.to_dict()["reference_matches"]`` entry)."""
+    return (f"{ref['formula']} ({ref['id']}), {ref['crystal_system']} {ref['space_group_symbol']} "
+            f"(#{ref['space_group']}), similarity {ref['similarity']:.2f} at d × {ref['d_scale']:.3f}")
 
 
 def format_result(result: dict) -> str:
@@ -66,6 +74,8 @@ def format_result(result: dict) -> str:
                         ("cell of the answer's system", result.get("cell_of_predicted_system"))):
         if cell and (label.startswith("best") or cell != result.get("cell")):
             lines.append(f"  {label}: {format_cell(cell)}")
+    for n, ref in enumerate(result.get("reference_matches") or []):
+        lines.append(("  closest references: " if n == 0 else "                      ") + format_reference(ref))
     peaks = result.get("peaks_two_theta_deg") or []
     shown = ", ".join(f"{p:.2f}" for p in peaks[:15]) + (" ..." if len(peaks) > 15 else "")
     lines.append(f"  {len(peaks)} peaks (2θ °): {shown}")

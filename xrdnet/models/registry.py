@@ -20,7 +20,7 @@ import numpy as np
 
 from xrdnet.models.prediction import Prediction
 
-KIND_MODULES = ("xrdnet.models.cnn_run", "xrdnet.models.forest_run")
+KIND_MODULES = ("xrdnet.models.cnn_run", "xrdnet.models.forest_run", "xrdnet.models.search_match_run")
 """Modules that register a model kind (the one line a new kind adds)."""
 
 
