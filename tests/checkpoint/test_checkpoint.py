@@ -134,6 +134,8 @@ def test_calibrate_writes_the_card_through_the_type():
     sim = shipped["simulated_test"]
     if "pooled_with_forest" in sim:  # the answers as given: the networks pooled with the checkpoint's forest
         report["simulated_test"] = {"pooled": sim["pooled_with_forest"]}
+    if "pooled_with_search_match" in sim:  # ... and then with its search-match library
+        report.setdefault("simulated_test", {})["search_match"] = sim["pooled_with_search_match"]
     card = calibrate.card_of(report, real["name"], sim["split_kind"], {"n": sim["n"], "cs_accuracy": sim["cs_accuracy"],
                              "sg_accuracy": sim["sg_accuracy"]}, shipped["n_networks"], real["note"])
     assert json.dumps(card.to_dict(), indent=2) + "\n" == (SHIPPED / "card.json").read_text()

@@ -83,3 +83,20 @@ def test_every_member_of_the_shipped_checkpoint_loads_on_the_same_grid():
     if len(members) > 1:
         cal = ensemble_calibration(default_checkpoint())
         assert cal is not None and 0.2 < cal.cs_temperature < 5 and 0.2 < cal.sg_temperature < 5
+
+
+def test_shipped_checkpoint_names_the_closest_references(results):
+    """Search-match: every answer names three references, best first, at a scale inside the searched range;
+    the genuine zincite scan (ZnO, a = 3.2499, c = 5.2067 Å) finds a ZnO reference at its own size."""
+    files, found, _ = results
+    for r in found:
+        refs = r.reference_matches
+        assert len(refs) == 3
+        assert {"id", "formula", "crystal_system", "space_group", "space_group_symbol", "similarity",
+                "d_scale"} <= set(refs[0])
+        sims = [ref["similarity"] for ref in refs]
+        assert sims == sorted(sims, reverse=True) and 0 <= sims[-1] <= sims[0] <= 1
+        assert all(0.95 < ref["d_scale"] < 1.05 for ref in refs)
+        if "zincite" in str(r.source):
+            assert refs[0]["formula"] == "ZnO" and refs[0]["space_group"] == 186
+            assert refs[0]["similarity"] > 0.9 and abs(refs[0]["d_scale"] - 1) < 0.005
