@@ -61,6 +61,8 @@ GAUSSIAN_HALF_WIDTH_SIGMAS = 4.0
 MAX_TRUST = 0.98
 """The most a perfect match's vote is trusted: even an identical pattern leaves 2 % to the other systems."""
 TRUST_MEASURES = ("contrast", "similarity")
+MAX_CACHED_SPANS = 64
+"""Measured spans whose reference lengths a library keeps (136 kB each for 34k references)."""
 RENDER_BLOCK = 4096
 """Structures rendered at a time (bounded memory: 4096 × ~1500 bins of float64)."""
 SHIFTED_ROWS_PER_PRODUCT = 1024
@@ -253,12 +255,20 @@ class Matches:
         return len(self.index)
 
 
+def span_lengths(references: np.ndarray, span: tuple[int, int]) -> np.ndarray:
+    """``[S]`` float32 1 / (each reference's length over the bins ``span``), 0 where it has none there."""
+    lo, hi = span
+    length = np.sqrt(np.einsum("sb,sb->s", references[:, lo:hi], references[:, lo:hi]))
+    return np.where(length > 0, 1.0 / np.maximum(length, 1e-12), 0.0).astype(np.float32)
+
+
 def search(queries: np.ndarray, spans: list[tuple[int, int]], references: np.ndarray, settings: MatchSettings,
-           k: int) -> Matches:
+           k: int, inverse_lengths=span_lengths) -> Matches:
     """The ``k`` best of ``references [S, B]`` for every one of ``queries [P, B]`` (unit vectors).
 
     ``spans [P]`` (``bin_span``) are the bins each query was measured over: a reference is compared over the
-    same bins (its length there), so lines a scan could not see neither help nor hurt.
+    same bins (its length there, ``inverse_lengths(references, span)``), so lines a scan could not see neither
+    help nor hurt.
     """
     queries = np.asarray(queries, np.float32)
     n, k = len(queries), int(min(k, len(references)))
@@ -268,9 +278,7 @@ def search(queries: np.ndarray, spans: list[tuple[int, int]], references: np.nda
     shifts = range(-settings.max_shift_bins, settings.max_shift_bins + 1)
     for span in sorted(set(spans)):
         members = np.flatnonzero([s == span for s in spans])
-        lo, hi = span
-        length = np.sqrt(np.einsum("sb,sb->s", references[:, lo:hi], references[:, lo:hi]))
-        inverse = np.where(length > 0, 1.0 / np.maximum(length, 1e-12), 0.0).astype(np.float32)
+        inverse = inverse_lengths(references, span)
         block = max(1, SHIFTED_ROWS_PER_PRODUCT // len(shifts))
         for start in range(0, len(members), block):
             rows = members[start:start + block]
@@ -341,6 +349,7 @@ class ReferenceLibrary:
     formulas: np.ndarray
     source: str = ""
     _vectors: np.ndarray | None = field(default=None, repr=False)
+    _inverse_lengths: dict = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.line_count)
@@ -399,7 +408,16 @@ class ReferenceLibrary:
         relative = height / np.where(strongest > 0, strongest, 1.0)[owner.astype(np.int64)] if len(q) else height
         queries = render(owner, q, relative, len(lines), self.settings)
         spans = [bin_span(lo, hi, self.settings) for lo, hi in spans_q]
-        return search(queries, spans, self.vectors, self.settings, k or self.settings.search_depth)
+        return search(queries, spans, self.vectors, self.settings, k or self.settings.search_depth,
+                      self._span_lengths)
+
+    def _span_lengths(self, references: np.ndarray, span: tuple[int, int]) -> np.ndarray:
+        """``span_lengths`` of this library's vectors, kept per span: most scans of an instrument share one."""
+        if span not in self._inverse_lengths:
+            if len(self._inverse_lengths) >= MAX_CACHED_SPANS:
+                self._inverse_lengths.clear()
+            self._inverse_lengths[span] = span_lengths(references, span)
+        return self._inverse_lengths[span]
 
     def match_patterns(self, patterns: np.ndarray, two_theta_deg: np.ndarray, wavelength_angstrom: float,
                        k: int | None = None) -> Matches:
