@@ -147,10 +147,11 @@ def main(argv: list[str] | None = None) -> int:
         measure(variant, pool, matches)
         if variant == "default":
             report["by_similarity"] = similarity_bands(library, matches, sets)
+            shipped = library.settings
             for vote_variant, vote_change in VOTE_VARIANTS.items():
-                library.settings = replace(library.settings, **vote_change)
+                library.settings = replace(shipped, **vote_change)
                 measure(vote_variant, pool, matches)
-            library.settings = MatchSettings()
+            library.settings = shipped
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nwrote {args.out}")

@@ -19,17 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from xrdnet.search_match import shifted  # rows moved by k grid points, zero filled where nothing moved in
+
 SHIFT_SETS = ((0,), (-2, 0, 2), (-4, -2, 0, 2, 4), (-8, -4, -2, 0, 2, 4, 8))
-
-
-def shifted(rows: np.ndarray, k: int) -> np.ndarray:
-    """``rows [R, G]`` moved by ``k`` grid points to higher 2θ (k < 0: lower), zero where nothing moved in."""
-    out = np.roll(rows, k, axis=1)
-    if k > 0:
-        out[:, :k] = 0.0
-    elif k < 0:
-        out[:, k:] = 0.0
-    return out
 
 
 def figures(cs: np.ndarray, sg: np.ndarray, cs_true: np.ndarray, sg_true: np.ndarray) -> dict:

@@ -212,7 +212,8 @@ def bin_span(q_lo_inv_angstrom: float, q_hi_inv_angstrom: float, settings: Match
 
 
 def shifted(vectors: np.ndarray, k: int) -> np.ndarray:
-    """``vectors [P, B]`` moved by ``k`` bins to higher ln Q (zero where nothing moved in)."""
+    """``vectors [P, B]`` moved by ``k`` points along axis 1 (to higher ln Q here; k < 0: lower), zero where nothing
+    moved in. Also the zero error of k grid steps in ``scripts/ablate_test_time_shifts.py``."""
     out = np.roll(vectors, k, axis=1)
     if k > 0:
         out[:, :k] = 0.0
@@ -400,13 +401,11 @@ class ReferenceLibrary:
                     k: int | None = None) -> Matches:
         """The best references of query line lists ``[(q_inv_angstrom [m], height [m]), ...]`` measured over
         ``spans_q [(Q_lo, Q_hi), ...]`` (1/Å)."""
-        owner = np.concatenate([np.full(len(q), i) for i, (q, _) in enumerate(lines)]) if lines else np.zeros(0)
-        q = np.concatenate([np.asarray(q, np.float64) for q, _ in lines]) if lines else np.zeros(0)
-        height = np.concatenate([np.asarray(h, np.float64) for _, h in lines]) if lines else np.zeros(0)
-        strongest = np.zeros(len(lines))
-        np.maximum.at(strongest, owner.astype(np.int64), height)
-        relative = height / np.where(strongest > 0, strongest, 1.0)[owner.astype(np.int64)] if len(q) else height
-        queries = render(owner, q, relative, len(lines), self.settings)
+        owner = np.repeat(np.arange(len(lines)), np.array([len(q) for q, _ in lines], np.int64))
+        q = np.concatenate([np.zeros(0)] + [np.asarray(q, np.float64) for q, _ in lines])
+        height = np.concatenate([np.zeros(0)] + [np.asarray(h, np.float64) for _, h in lines])
+        # heights on any scale: each rendered row is scaled to unit length, so no "relative to the strongest"
+        queries = render(owner, q, height, len(lines), self.settings)
         spans = [bin_span(lo, hi, self.settings) for lo, hi in spans_q]
         return search(queries, spans, self.vectors, self.settings, k or self.settings.search_depth,
                       self._span_lengths)

@@ -72,32 +72,58 @@ def load_forest_pool(folder: str | Path, device: str = "cpu") -> ForestPool | No
     from xrdnet.models.runs import load_run, run_folder_inside
 
     folder = Path(folder)
-    record = folder / POOL_FILE
+    found = read_pool_record(folder / POOL_FILE, POOL_FORMAT_VERSION)
+    if found is None:
+        return None
+    record, data = found
+    name = data.get("forest")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{record}: 'forest' must name a folder inside the checkpoint, got {name!r}")
+    weight = pool_weight(data, "forest_weight", record)
+    combine = data.get("combine_indexing", False)
+    if not isinstance(combine, bool):
+        raise ValueError(f"{record}: 'combine_indexing' must be true or false, got {combine!r}")
+    temperature, fitted_on = pool_calibration(data.get("calibration"), record)
+    forest_dir = run_folder_inside(folder, name, record, "forest")
+    run = load_run(forest_dir, device=device)
+    if run.kind != "forest":
+        raise ValueError(f"{record}: {name!r} is a {run.kind} run, not a forest")
+    return ForestPool(forest_dir, run, weight, str(data.get("chosen_on", "")), combine, temperature, fitted_on)
+
+
+# ------------------------------------------------------------- a pool record (this file's, and match_pool.json)
+
+
+def read_pool_record(record: Path, format_version: int) -> tuple[Path, dict] | None:
+    """``(record, its JSON object)`` of a checkpoint's pool file, checked to be of ``format_version``; None
+    without the file. An unreadable file is a ValueError naming it."""
     if not record.is_file():
         return None
     try:
         data = json.loads(record.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{record}: unreadable ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(data, dict) or data.get("format_version") != POOL_FORMAT_VERSION:
-        raise ValueError(f"{record}: format_version must be {POOL_FORMAT_VERSION}")
-    name, weight = data.get("forest"), data.get("forest_weight")
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"{record}: 'forest' must name a folder inside the checkpoint, got {name!r}")
+    if not isinstance(data, dict) or data.get("format_version") != format_version:
+        raise ValueError(f"{record}: format_version must be {format_version}")
+    return record, data
+
+
+def pool_weight(data: dict, key: str, record: Path) -> float:
+    """The pool weight ``data[key]``, a number in 0..1 (ValueError naming ``record`` otherwise)."""
+    weight = data.get(key)
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 <= float(weight) <= 1.0:
-        raise ValueError(f"{record}: 'forest_weight' must be a number in 0..1, got {weight!r}")
-    combine = data.get("combine_indexing", False)
-    if not isinstance(combine, bool):
-        raise ValueError(f"{record}: 'combine_indexing' must be true or false, got {combine!r}")
-    temperature, fitted_on = _calibration(data.get("calibration"), record)
-    forest_dir = run_folder_inside(folder, name, record, "forest")
-    run = load_run(forest_dir, device=device)
-    if run.kind != "forest":
-        raise ValueError(f"{record}: {name!r} is a {run.kind} run, not a forest")
-    return ForestPool(forest_dir, run, float(weight), str(data.get("chosen_on", "")), combine, temperature, fitted_on)
+        raise ValueError(f"{record}: '{key}' must be a number in 0..1, got {weight!r}")
+    return float(weight)
 
 
-def _calibration(entry, record: Path) -> tuple[float, dict]:
+def write_pool_record(record: Path, data: dict, temperature: float | None, fitted_on: dict | None) -> None:
+    """Write a pool file: ``data`` with the ``calibration`` entry when a ``temperature`` was fitted."""
+    if temperature is not None:
+        data = {**data, "calibration": {"cs_temperature": float(temperature), "fitted_on": dict(fitted_on or {})}}
+    record.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def pool_calibration(entry, record: Path) -> tuple[float, dict]:
     """``(temperature, fitted_on)`` of a pool record's ``calibration`` entry; (1, {}) without one."""
     if entry is None:
         return 1.0, {}
@@ -114,10 +140,8 @@ def write_forest_pool(folder: str | Path, forest: str, forest_weight: float, cho
 
     ``temperature`` (with ``fitted_on``, what it was fitted on) is the pooled probabilities' calibration."""
     record = Path(folder) / POOL_FILE
-    data = {"format_version": POOL_FORMAT_VERSION, "forest": forest, "forest_weight": float(forest_weight),
-            "combine_indexing": bool(combine_indexing), "chosen_on": chosen_on}
-    if temperature is not None:
-        data["calibration"] = {"cs_temperature": float(temperature), "fitted_on": dict(fitted_on or {})}
-    record.write_text(json.dumps(data, indent=2) + "\n")
+    write_pool_record(record, {"format_version": POOL_FORMAT_VERSION, "forest": forest,
+                               "forest_weight": float(forest_weight), "combine_indexing": bool(combine_indexing),
+                               "chosen_on": chosen_on}, temperature, fitted_on)
     load_forest_pool(folder)  # what is written must read back
     return record

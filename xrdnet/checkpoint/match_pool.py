@@ -16,11 +16,12 @@ naming it, because answering without it would give other answers than the card's
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from xrdnet.checkpoint.forest_pool import pool_calibration, pool_weight, read_pool_record, write_pool_record
 
 POOL_FILE = "match_pool.json"
 POOL_FORMAT_VERSION = 1
@@ -88,36 +89,27 @@ class MatchPool:
 
 def load_match_pool(folder: str | Path) -> MatchPool | None:
     """The checked match pool of checkpoint ``folder``, None without ``match_pool.json``."""
-    from xrdnet.checkpoint.forest_pool import _calibration
     from xrdnet.search_match import ReferenceLibrary
 
     folder = Path(folder)
-    record = folder / POOL_FILE
-    if not record.is_file():
+    found = read_pool_record(folder / POOL_FILE, POOL_FORMAT_VERSION)
+    if found is None:
         return None
-    try:
-        data = json.loads(record.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{record}: unreadable ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(data, dict) or data.get("format_version") != POOL_FORMAT_VERSION:
-        raise ValueError(f"{record}: format_version must be {POOL_FORMAT_VERSION}")
-    name, weight = data.get("library"), data.get("weight")
+    record, data = found
+    name = data.get("library")
     if not isinstance(name, str) or not name or Path(name).is_absolute() or ".." in Path(name).parts:
         raise ValueError(f"{record}: 'library' must name a file inside the checkpoint, got {name!r}")
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 <= float(weight) <= 1.0:
-        raise ValueError(f"{record}: 'weight' must be a number in 0..1, got {weight!r}")
-    temperature, fitted_on = _calibration(data.get("calibration"), record)
+    weight = pool_weight(data, "weight", record)
+    temperature, fitted_on = pool_calibration(data.get("calibration"), record)
     library = ReferenceLibrary.load(folder / name)
-    return MatchPool(library, float(weight), str(data.get("chosen_on", "")), temperature, fitted_on, folder / name)
+    return MatchPool(library, weight, str(data.get("chosen_on", "")), temperature, fitted_on, folder / name)
 
 
 def write_match_pool(folder: str | Path, library: str, weight: float, chosen_on: str,
                      temperature: float | None = None, fitted_on: dict | None = None) -> Path:
     """Write ``match_pool.json`` into checkpoint ``folder`` (``library`` relative to it); returns the file."""
     record = Path(folder) / POOL_FILE
-    data = {"format_version": POOL_FORMAT_VERSION, "library": library, "weight": float(weight), "chosen_on": chosen_on}
-    if temperature is not None:
-        data["calibration"] = {"cs_temperature": float(temperature), "fitted_on": dict(fitted_on or {})}
-    record.write_text(json.dumps(data, indent=2) + "\n")
+    write_pool_record(record, {"format_version": POOL_FORMAT_VERSION, "library": library, "weight": float(weight),
+                               "chosen_on": chosen_on}, temperature, fitted_on)
     load_match_pool(folder)  # what is written must read back
     return record
